@@ -1,0 +1,40 @@
+# robot_rl — every target sets up .venv itself on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: install test test-all lint format demo bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install robot_rl with pinned dependencies
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint  ## lint, then the test suite (slow tests excluded); what CI runs
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not slow"
+
+test-all: lint  ## every test, slow ones included
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+demo: $(STAMP)  ## the main job: train, evaluate, export and verify the grasping policy
+	$(BIN)/robot-rl demo
+
+bench: $(STAMP)  ## environment speed benchmarks
+	$(BIN)/robot-rl bench env robot_rl/PandaGrasp-v0
+	$(BIN)/robot-rl bench env robot_rl/MobileNav-v0
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,342 @@
+"""Robot + Task -> RobotTaskEnv: the Gymnasium plumbing shared by every robot_rl environment.
+
+Composition as in panda-gym: a :class:`Robot` owns the bodies the agent moves and turns a
+normalized action into motor targets; a :class:`Task` owns the rest of the scene, the reward and
+success. :class:`RobotTaskEnv` validates actions, steps the physics at the rate pair of
+:class:`~robot_rl.sim.timing.SimTiming`, enforces the time limit (stated in seconds), adds
+observation noise / action latency when asked, and fills ``info``.
+
+Contracts every subclass keeps:
+    * bodies are built once (in the constructors) and re-posed in ``reset``; never reloaded;
+    * all randomness comes from the ``np_random`` generator passed to ``reset``;
+    * ``Task.evaluate`` is called once per control step, after the physics.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from robot_rl.envs.layout import Field, VectorLayout
+from robot_rl.sim.session import PyBulletSession
+from robot_rl.sim.timing import SimTiming
+
+FloatArray = NDArray[np.float32]
+
+
+class Robot(ABC):
+    """Bodies the agent moves.
+
+    Subclasses set ``action_layout`` (every entry in [-1, 1]; each Field's ``description`` says
+    what 1.0 means in physical units) and ``obs_layout``, load their bodies in ``__init__``,
+    and re-pose them in :meth:`reset`.
+    """
+
+    action_layout: VectorLayout
+    obs_layout: VectorLayout
+
+    def __init__(self, sim: PyBulletSession, timing: SimTiming) -> None:
+        self.sim = sim
+        self.timing = timing
+
+    @abstractmethod
+    def reset(self, np_random: np.random.Generator) -> None:
+        """Re-pose the robot for a new episode (no body is loaded here)."""
+
+    @abstractmethod
+    def apply_action(self, action: FloatArray) -> None:
+        """Turn a validated, clipped action in [-1, 1] into motor targets (no physics step)."""
+
+    @abstractmethod
+    def observe(self) -> dict[str, FloatArray]:
+        """Current robot observation, keyed by ``obs_layout`` names."""
+
+
+@dataclass
+class TaskStatus:
+    """What a task reports after each control step.
+
+    Attributes:
+        reward: Scalar reward of this step.
+        success: Whether the task's success condition holds now.
+        terminated: Whether the episode ends (success or failure state), not a time limit.
+        components: Named reward terms (they sum to ``reward``); copied into ``info``.
+    """
+
+    reward: float
+    success: bool
+    terminated: bool
+    components: dict[str, float] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """Scene objects, reward and success for one robot."""
+
+    obs_layout: VectorLayout
+
+    def __init__(self, sim: PyBulletSession, robot: Robot) -> None:
+        self.sim = sim
+        self.robot = robot
+
+    @abstractmethod
+    def reset(self, np_random: np.random.Generator) -> None:
+        """Re-pose the scene for a new episode (called after the robot's reset)."""
+
+    @abstractmethod
+    def observe(self) -> dict[str, FloatArray]:
+        """Task observation, keyed by ``obs_layout`` names."""
+
+    @abstractmethod
+    def evaluate(self, action: FloatArray) -> TaskStatus:
+        """Reward, success and termination after the physics of this control step."""
+
+    def episode_metrics(self) -> dict[str, float]:
+        """Task metrics reported in ``info["metrics"]`` on the last step of an episode."""
+        return {}
+
+
+class GoalTask(Task):
+    """A task with a goal: the env then returns Dict observations for HER.
+
+    ``compute_reward`` must be vectorized over a leading batch dimension and depend only on
+    ``achieved_goal`` and ``desired_goal`` (SB3's ``HerReplayBuffer`` relabels goals with it).
+    """
+
+    goal_layout: VectorLayout
+
+    @abstractmethod
+    def achieved_goal(self) -> FloatArray:
+        """Achieved goal, shape ``(goal_layout.size,)``."""
+
+    @abstractmethod
+    def desired_goal(self) -> FloatArray:
+        """Desired goal, shape ``(goal_layout.size,)``."""
+
+    @abstractmethod
+    def compute_reward(
+        self, achieved_goal: NDArray[Any], desired_goal: NDArray[Any], info: Any
+    ) -> NDArray[np.float32] | float:
+        """Sparse reward, vectorized over leading dimensions."""
+
+
+PREVIOUS_ACTION = "previous_action"
+
+
+class RobotTaskEnv(gym.Env[Any, Any]):
+    """A Gymnasium environment made of a :class:`Robot` and a :class:`Task`.
+
+    Subclasses build the session, robot and task, then call :meth:`_setup`.
+
+    Actions are float32 ``Box(-1, 1)`` (or ``Discrete(n)`` when ``discrete_actions`` is given, each
+    index mapping to one row of that table). NaN/Inf or wrongly shaped actions raise
+    ``ValueError``; finite values outside [-1, 1] are clipped.
+
+    Observation: robot fields, task fields, then ``previous_action`` (the clipped action applied
+    in the last step, zeros after reset), as one float32 vector described by ``obs_layout``.
+    """
+
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 20}  # noqa: RUF012 (Gymnasium API)
+
+    sim: PyBulletSession
+    timing: SimTiming
+    robot: Robot
+    task: Task
+
+    def _setup(
+        self,
+        *,
+        sim: PyBulletSession,
+        timing: SimTiming,
+        robot: Robot,
+        task: Task,
+        max_episode_seconds: float,
+        render_mode: str | None = None,
+        discrete_actions: NDArray[np.float32] | None = None,
+        obs_noise_std: float = 0.0,
+        action_latency_steps: int = 0,
+    ) -> None:
+        """Wire the parts together and build the spaces (call at the end of ``__init__``)."""
+        check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
+        check_range("max_episode_seconds", max_episode_seconds, low=timing.dt)
+        check_range("obs_noise_std", obs_noise_std, low=0.0)
+        if not isinstance(action_latency_steps, int | np.integer) or action_latency_steps < 0:
+            raise ValueError(
+                f"action_latency_steps must be an int >= 0 (control steps), got {action_latency_steps!r}"
+            )
+        self.sim, self.timing, self.robot, self.task = sim, timing, robot, task
+        self.render_mode = render_mode
+        self.max_episode_steps = timing.steps_for(max_episode_seconds)
+        self.obs_noise_std = float(obs_noise_std)
+        self.action_latency_steps = int(action_latency_steps)
+        self.metadata = {**self.metadata, "render_fps": round(timing.control_hz)}
+        act = robot.action_layout
+        self.action_layout = act
+        self.obs_layout = VectorLayout(
+            [
+                *robot.obs_layout.fields,
+                *task.obs_layout.fields,
+                Field(PREVIOUS_ACTION, act.size, "1", -1.0, 1.0, "last applied action, in [-1, 1]"),
+            ]
+        )
+        self._discrete_actions: NDArray[np.float32] | None = None
+        if discrete_actions is not None:
+            table = np.asarray(discrete_actions, dtype=np.float32)
+            if table.ndim != 2 or table.shape[1] != act.size or np.abs(table).max() > 1:
+                raise ValueError(
+                    f"discrete_actions must be an (n, {act.size}) table with entries in [-1, 1], "
+                    f"got shape {table.shape}"
+                )
+            self._discrete_actions = table
+            self.action_space: spaces.Space[Any] = spaces.Discrete(len(table))
+        else:
+            self.action_space = spaces.Box(-1.0, 1.0, shape=(act.size,), dtype=np.float32)
+        flat = self.obs_layout.box()
+        if isinstance(task, GoalTask):
+            g = task.goal_layout.box()
+            self.observation_space: spaces.Space[Any] = spaces.Dict(
+                {"observation": flat, "achieved_goal": g, "desired_goal": g}
+            )
+        else:
+            self.observation_space = flat
+        self._prev_action = np.zeros(act.size, dtype=np.float32)
+        self._pending: deque[FloatArray] = deque()
+        self._elapsed_steps = 0
+        self._needs_reset = True
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dt(self) -> float:
+        """Control period in seconds."""
+        return self.timing.dt
+
+    @property
+    def elapsed_steps(self) -> int:
+        """Control steps taken in the current episode."""
+        return self._elapsed_steps
+
+    # ------------------------------------------------------------------ gym API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.robot.reset(self.np_random)
+        self.task.reset(self.np_random)
+        self._prev_action = np.zeros(self.action_layout.size, dtype=np.float32)
+        self._pending = deque(
+            np.zeros(self.action_layout.size, np.float32) for _ in range(self.action_latency_steps)
+        )
+        self._elapsed_steps = 0
+        self._needs_reset = False
+        return self._observation(), {"is_success": False}
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        if self._needs_reset:
+            raise RuntimeError("step() called before reset() or after the episode ended; call reset()")
+        vec = self.action_to_vector(action)
+        self._prev_action = vec
+        if self.action_latency_steps:
+            self._pending.append(vec)
+            vec = self._pending.popleft()
+        self.robot.apply_action(vec)
+        self.sim.step(self.timing.substeps)
+        self._elapsed_steps += 1
+        status = self.task.evaluate(vec)
+        obs = self._observation()
+        reward = status.reward
+        if isinstance(self.task, GoalTask):
+            reward = float(self.task.compute_reward(obs["achieved_goal"], obs["desired_goal"], {}))
+        truncated = not status.terminated and self._elapsed_steps >= self.max_episode_steps
+        info: dict[str, Any] = {"is_success": bool(status.success)}
+        info.update({f"reward_{k}": float(v) for k, v in status.components.items()})
+        if status.terminated or truncated:
+            self._needs_reset = True
+            info["metrics"] = self.task.episode_metrics()
+        return obs, float(reward), bool(status.terminated), bool(truncated), info
+
+    def action_to_vector(self, action: Any) -> FloatArray:
+        """Validate an action and return the clipped float32 vector the robot receives.
+
+        Raises:
+            ValueError: NaN/Inf entries, wrong shape, or an invalid discrete index.
+        """
+        if self._discrete_actions is not None:
+            n = len(self._discrete_actions)
+            arr = np.asarray(action)
+            if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer) or not 0 <= int(arr) < n:
+                raise ValueError(f"action must be an integer index in [0, {n - 1}], got {action!r}")
+            return self._discrete_actions[int(arr)].copy()
+        try:
+            arr = np.asarray(action, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"action must be numeric, got {action!r}") from exc
+        expected = (self.action_layout.size,)
+        if arr.shape != expected:
+            raise ValueError(
+                f"action must have shape {expected} ({', '.join(self.action_layout.names)}), "
+                f"got shape {arr.shape}"
+            )
+        if not np.all(np.isfinite(arr)):
+            bad = [
+                self.action_layout.names[0] if self.action_layout.size == 1 else i
+                for i in np.flatnonzero(~np.isfinite(arr))
+            ]
+            raise ValueError(f"action contains NaN or Inf at index {bad}: {arr.tolist()}")
+        return np.clip(arr, -1.0, 1.0)
+
+    def _observation(self) -> Any:
+        values = {**self.robot.observe(), **self.task.observe(), PREVIOUS_ACTION: self._prev_action}
+        flat = self.obs_layout.pack(values)
+        if self.obs_noise_std > 0:
+            flat = flat + self.np_random.normal(0.0, self.obs_noise_std, flat.shape).astype(np.float32)
+        if isinstance(self.task, GoalTask):
+            return {
+                "observation": flat,
+                "achieved_goal": self.task.achieved_goal().astype(np.float32),
+                "desired_goal": self.task.desired_goal().astype(np.float32),
+            }
+        return flat
+
+    def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any) -> Any:
+        """Goal envs only: vectorized reward used by HER."""
+        if not isinstance(self.task, GoalTask):
+            raise AttributeError("compute_reward exists only for goal-conditioned tasks")
+        return self.task.compute_reward(achieved_goal, desired_goal, info)
+
+    def render(self) -> NDArray[np.uint8] | None:  # type: ignore[override]
+        if self.render_mode == "rgb_array":
+            return self.render_rgb()
+        return None  # "human": the PyBullet GUI window draws itself
+
+    def render_rgb(self) -> NDArray[np.uint8]:
+        """An HxWx3 uint8 frame; subclasses choose the camera."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement render_rgb()")
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+# ---------------------------------------------------------------------- argument checks
+def check_choice(name: str, value: Any, accepted: list[Any]) -> None:
+    """Raise ``ValueError`` naming ``name`` and the accepted values if ``value`` is not one."""
+    if value not in accepted:
+        raise ValueError(f"{name}={value!r} is not accepted; choose one of {accepted}")
+
+
+def check_range(name: str, value: Any, low: float | None = None, high: float | None = None) -> None:
+    """Raise ``ValueError`` if ``value`` is not a finite number in [low, high]."""
+    ok = isinstance(value, int | float | np.floating | np.integer) and np.isfinite(value)
+    if ok and low is not None and value < low:
+        ok = False
+    if ok and high is not None and value > high:
+        ok = False
+    if not ok:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name}={value!r} is not accepted; expected a finite number in [{lo}, {hi}]")

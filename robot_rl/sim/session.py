@@ -1,0 +1,147 @@
+"""PyBulletSession: the only module in robot_rl that imports ``pybullet``.
+
+Each environment owns one session, i.e. one physics client (DIRECT by default, GUI on request).
+Every PyBullet call goes through the session, never through the module-level client, so that
+environments can live side by side in one process and in ``SubprocVecEnv`` workers.
+
+Improvement over ``pybullet_utils.bullet_client.BulletClient``: that class builds a new
+``functools.partial`` on *every* attribute access (``inspect.isbuiltin`` + ``partial``), which
+costs microseconds per call inside ``env.step``. The session binds each function once and caches
+it on the instance, so repeated calls are plain attribute lookups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any, Literal
+
+
+@contextlib.contextmanager
+def suppress_c_output(enabled: bool = True) -> Iterator[None]:
+    """Silence what C code writes to the process's stdout (fd 1) inside the block.
+
+    PyBullet prints build banners and URDF warnings from C, which Python's ``sys.stdout``
+    redirection cannot catch. The file descriptor is pointed at ``/dev/null`` and restored.
+    Set ``ROBOT_RL_VERBOSE_BULLET=1`` to see the messages.
+    """
+    if not enabled or os.environ.get("ROBOT_RL_VERBOSE_BULLET") == "1":
+        yield
+        return
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # e.g. a stdout replaced by an object without fd
+        fd = 1
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+with suppress_c_output():
+    import pybullet
+    import pybullet_data
+
+RenderConnection = Literal["direct", "gui"]
+
+#: Path of the PyBullet data package (plane, table, Franka Panda, random_urdfs, ...).
+PYBULLET_DATA = pybullet_data.getDataPath()
+
+
+class PyBulletSession:
+    """One PyBullet physics client with its own id, bound functions and constants.
+
+    Use it like the pybullet module: ``session.loadURDF(...)``, ``session.stepSimulation()``,
+    ``session.POSITION_CONTROL``. The client id is injected into every function.
+
+    Args:
+        connection: ``"direct"`` (headless, default) or ``"gui"`` (opens the PyBullet window).
+        physics_dt: Physics time step in seconds (see :class:`robot_rl.sim.timing.SimTiming`).
+        gravity: Gravity along z in m/s^2.
+        solver_iterations: Constraint-solver iterations per physics step (PyBullet default 50).
+    """
+
+    def __init__(
+        self,
+        connection: RenderConnection = "direct",
+        physics_dt: float = 1.0 / 240.0,
+        gravity: float = -9.81,
+        solver_iterations: int = 50,
+    ) -> None:
+        if connection not in ("direct", "gui"):
+            raise ValueError(f"connection must be 'direct' or 'gui', got {connection!r}")
+        self.connection = connection
+        self._pid = os.getpid()
+        mode = pybullet.GUI if connection == "gui" else pybullet.DIRECT
+        with suppress_c_output():
+            self._client: int = pybullet.connect(mode)
+        if self._client < 0:
+            raise RuntimeError(f"PyBullet could not open a {connection} connection")
+        self.setAdditionalSearchPath(PYBULLET_DATA)
+        self.setTimeStep(physics_dt)
+        self.setGravity(0.0, 0.0, gravity)
+        self.setPhysicsEngineParameter(numSolverIterations=solver_iterations)
+        if connection == "gui":
+            self.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
+        self.physics_dt = physics_dt
+
+    @property
+    def client_id(self) -> int:
+        """PyBullet's id of this client (-1 once closed)."""
+        return self._client
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the client is still connected."""
+        return self._client >= 0 and bool(pybullet.isConnected(physicsClientId=self._client))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: bind once, cache on the instance.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        attribute = getattr(pybullet, name)
+        if callable(attribute) and type(attribute).__name__ == "builtin_function_or_method":
+            attribute = functools.partial(attribute, physicsClientId=self._client)
+            self.__dict__[name] = attribute
+        return attribute
+
+    def step(self, substeps: int) -> None:
+        """Advance the physics by ``substeps`` time steps."""
+        step = self.stepSimulation
+        for _ in range(substeps):
+            step()
+
+    def load_urdf(self, path: str, *args: Any, **kwargs: Any) -> int:
+        """``loadURDF`` with PyBullet's C-level chatter silenced; raises if the file is missing."""
+        with suppress_c_output():
+            try:
+                return int(self.loadURDF(path, *args, **kwargs))
+            except pybullet.error as exc:
+                raise FileNotFoundError(f"PyBullet could not load URDF {path!r}: {exc}") from exc
+
+    def close(self) -> None:
+        """Disconnect (idempotent; a forked child never disconnects its parent's client)."""
+        if self._client >= 0 and self._pid == os.getpid():
+            with contextlib.suppress(pybullet.error):
+                pybullet.disconnect(physicsClientId=self._client)
+        self._client = -1
+        # Drop cached partials: they hold the old client id.
+        for key in [k for k, v in self.__dict__.items() if isinstance(v, functools.partial)]:
+            del self.__dict__[key]
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    error = pybullet.error
