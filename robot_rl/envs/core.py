@@ -199,6 +199,8 @@ class RobotTaskEnv(gym.Env[Any, Any]):
             self.action_space = spaces.Box(-1.0, 1.0, shape=(act.size,), dtype=np.float32)
         flat = self.obs_layout.box()
         if isinstance(task, GoalTask):
+            # Only goal envs have compute_reward: SB3's checker and HER detect goal envs by it.
+            self.compute_reward = task.compute_reward
             g = task.goal_layout.box()
             self.observation_space: spaces.Space[Any] = spaces.Dict(
                 {"observation": flat, "achieved_goal": g, "desired_goal": g}
@@ -283,12 +285,19 @@ class RobotTaskEnv(gym.Env[Any, Any]):
                 f"got shape {arr.shape}"
             )
         if not np.all(np.isfinite(arr)):
-            bad = [
-                self.action_layout.names[0] if self.action_layout.size == 1 else i
-                for i in np.flatnonzero(~np.isfinite(arr))
-            ]
-            raise ValueError(f"action contains NaN or Inf at index {bad}: {arr.tolist()}")
+            bad = [int(i) for i in np.flatnonzero(~np.isfinite(arr))]
+            names = [self._entry_name(i) for i in bad]
+            raise ValueError(
+                f"action contains NaN or Inf at index {bad} ({', '.join(names)}): {arr.tolist()}"
+            )
         return np.clip(arr, -1.0, 1.0)
+
+    def _entry_name(self, index: int) -> str:
+        for f in self.action_layout.fields:
+            sl = self.action_layout.slice(f.name)
+            if sl.start <= index < sl.stop:
+                return f.name if f.size == 1 else f"{f.name}[{index - sl.start}]"
+        return str(index)
 
     def _observation(self) -> Any:
         values = {**self.robot.observe(), **self.task.observe(), PREVIOUS_ACTION: self._prev_action}
@@ -302,12 +311,6 @@ class RobotTaskEnv(gym.Env[Any, Any]):
                 "desired_goal": self.task.desired_goal().astype(np.float32),
             }
         return flat
-
-    def compute_reward(self, achieved_goal: Any, desired_goal: Any, info: Any) -> Any:
-        """Goal envs only: vectorized reward used by HER."""
-        if not isinstance(self.task, GoalTask):
-            raise AttributeError("compute_reward exists only for goal-conditioned tasks")
-        return self.task.compute_reward(achieved_goal, desired_goal, info)
 
     def render(self) -> NDArray[np.uint8] | None:  # type: ignore[override]
         if self.render_mode == "rgb_array":
