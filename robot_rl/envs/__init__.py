@@ -1,6 +1,28 @@
-"""robot_rl environments (Gymnasium)."""
+"""robot_rl environments (Gymnasium).
 
-from robot_rl.envs.core import GoalTask, Robot, RobotTaskEnv, Task, TaskStatus
-from robot_rl.envs.layout import Field, VectorLayout
+Names are imported lazily so that ``import robot_rl`` (which registers the ids) does not import
+PyBullet: the robot-side runtime (:mod:`robot_rl.deploy.runtime`) must work without it.
+"""
 
-__all__ = ["Field", "GoalTask", "Robot", "RobotTaskEnv", "Task", "TaskStatus", "VectorLayout"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Field": "robot_rl.envs.layout",
+    "VectorLayout": "robot_rl.envs.layout",
+    "GoalTask": "robot_rl.envs.core",
+    "Robot": "robot_rl.envs.core",
+    "RobotTaskEnv": "robot_rl.envs.core",
+    "Task": "robot_rl.envs.core",
+    "TaskStatus": "robot_rl.envs.core",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'robot_rl.envs' has no attribute {name!r}")
