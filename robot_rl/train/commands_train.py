@@ -1,0 +1,61 @@
+"""``robot-rl train CONFIG [--set key=value ...] [--run-dir DIR] [--seed N] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``robot-rl train``."""
+    parser.add_argument("config", nargs="?", type=Path, help="launch/*.yaml (optional with --resume)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.total_timesteps=20000 (repeatable)",
+    )
+    parser.add_argument("--run-dir", type=Path, help="run directory (default runs/<config name>)")
+    parser.add_argument("--seed", type=int, help="seed (same as --set train.seed=N)")
+    parser.add_argument("--timesteps", type=int, help="budget (same as --set train.total_timesteps=N)")
+    parser.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume) and print where the run went."""
+    from robot_rl.train.config import load_config
+    from robot_rl.train.trainer import resume_config, train
+
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    if args.timesteps is not None:
+        overrides.append(f"train.total_timesteps={args.timesteps}")
+    if args.resume:
+        if args.run_dir is None:
+            if args.config is None:
+                raise ValueError(
+                    "--resume needs --run-dir DIR (or the CONFIG whose default run dir to resume)"
+                )
+            args.run_dir = Path("runs") / load_config(args.config).name
+        cfg = resume_config(args.run_dir, overrides)
+    else:
+        if args.config is None:
+            raise ValueError("a CONFIG is required (e.g. launch/grasp_ppo.yaml) unless --resume is given")
+        cfg = load_config(args.config, overrides)
+    run_path = args.run_dir if args.run_dir is not None else Path("runs") / cfg.name
+    command = (
+        shlex.join(["robot-rl", *sys.argv[1:]]) if sys.argv[0].endswith("robot-rl") else shlex.join(sys.argv)
+    )
+    out = train(cfg, run_path, command, resume=args.resume, overwrite=args.overwrite)
+    print(f"run {out.status}: {out.run_dir} ({out.num_timesteps} steps, {out.wall_time_s:.0f} s)")
+    if out.eval is not None:
+        print(f"last evaluation: success {out.eval['success_rate']:.3f} on {out.eval['episodes']} episodes")
+    t = out.timing
+    print(f"time in rollouts {t['rollout_s']:.0f} s, in gradient updates {t['gradient_s']:.0f} s")
+    return 130 if out.status == "interrupted" else 0

@@ -1,0 +1,208 @@
+"""Honest evaluation: deterministic policy on fresh seeded episodes, Wilson interval, CSV, video.
+
+Episode ``i`` is reset with seed ``seed + i``; the default evaluation seeds (``1_000_000`` and up)
+never coincide with the training seeds (``train.seed + env index``), and navigation envs are
+evaluated on their ``test`` split by default. Observations go through the run's saved
+``VecNormalize`` statistics exactly as in training (``normalize_obs``, no update).
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from robot_rl.train.sb3 import METRIC_PREFIX, FlattenMetrics, probe_metric_keys
+
+DEFAULT_EVAL_SEED = 1_000_000
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (95% for the default ``z``).
+
+    Returns ``(low, high)`` in [0, 1]; ``(0.0, 1.0)`` when ``n == 0``.
+    """
+    if n < 0 or not 0 <= successes <= max(n, 0):
+        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class EvalResult:
+    """Per-episode rows and the summary of one evaluation."""
+
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    frames: dict[int, list[np.ndarray]] = field(default_factory=dict)
+
+
+def accepts_kwarg(env_id: str, name: str) -> bool:
+    """Whether the env's constructor takes keyword ``name`` (e.g. ``split``)."""
+    spec = gym.spec(env_id)
+    entry = spec.entry_point
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = getattr(__import__(module, fromlist=[attr]), attr)
+    try:
+        params = inspect.signature(entry).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def run_episodes(
+    model: Any,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    episodes: int,
+    seed: int = DEFAULT_EVAL_SEED,
+    vecnormalize: Any = None,
+    deterministic: bool = True,
+    video_episodes: tuple[int, ...] = (),
+) -> EvalResult:
+    """Roll out ``episodes`` episodes of ``model`` and summarize them.
+
+    Args:
+        model: An SB3 algorithm (anything with ``predict(obs, deterministic=...)``).
+        env_id: Gymnasium id; ``env_kwargs`` its constructor arguments.
+        episodes: Number of episodes (>= 1); episode ``i`` uses seed ``seed + i``.
+        vecnormalize: ``VecNormalize`` whose statistics are applied to observations, or ``None``.
+        deterministic: Use the deterministic action (mean / argmax).
+        video_episodes: Indices of episodes whose ``rgb_array`` frames are kept.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes={episodes!r} is not accepted; expected an integer >= 1")
+    import robot_rl  # noqa: F401  (registers ids)
+
+    render = "rgb_array" if video_episodes else None
+    env = gym.make(env_id, render_mode=render, **env_kwargs) if render else gym.make(env_id, **env_kwargs)
+    keys = probe_metric_keys(env)
+    env = FlattenMetrics(env, keys)
+    rows: list[dict[str, Any]] = []
+    frames: dict[int, list[np.ndarray]] = {}
+    try:
+        for i in range(episodes):
+            keep = frames.setdefault(i, []) if i in video_episodes else None
+            rows.append(
+                _episode(model, env, seed + i, vecnormalize, deterministic, keys, keep) | {"episode": i}
+            )
+    finally:
+        env.close()
+    return EvalResult(rows=rows, summary=summarize(rows, keys), frames=frames)
+
+
+def _episode(
+    model: Any,
+    env: gym.Env[Any, Any],
+    seed: int,
+    vecnormalize: Any,
+    deterministic: bool,
+    keys: tuple[str, ...],
+    frames: list[np.ndarray] | None,
+) -> dict[str, Any]:
+    obs, info = env.reset(seed=seed)
+    total, length, done = 0.0, 0, False
+    if frames is not None:
+        frames.append(np.asarray(env.render()))
+    while not done:
+        net_obs = vecnormalize.normalize_obs(obs) if vecnormalize is not None else obs
+        action, _ = model.predict(net_obs, deterministic=deterministic)
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += float(reward)
+        length += 1
+        done = terminated or truncated
+        if frames is not None:
+            frames.append(np.asarray(env.render()))
+    row: dict[str, Any] = {
+        "seed": seed,
+        "return": total,
+        "length": length,
+        "success": bool(info.get("is_success", False)),
+        "terminated": bool(terminated),
+    }
+    row.update({k: float(info.get(METRIC_PREFIX + k, np.nan)) for k in keys})
+    return row
+
+
+def summarize(rows: list[dict[str, Any]], metric_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Success rate with its 95% Wilson interval, return/length statistics, metric means."""
+    n = len(rows)
+    successes = sum(1 for r in rows if r["success"])
+    low, high = wilson_interval(successes, n)
+    returns = np.array([r["return"] for r in rows], dtype=np.float64)
+    lengths = np.array([r["length"] for r in rows], dtype=np.float64)
+    summary: dict[str, Any] = {
+        "success_rate": successes / n if n else 0.0,
+        "success_ci95": [low, high],
+        "episodes": n,
+        "return_mean": float(returns.mean()) if n else 0.0,
+        "return_std": float(returns.std()) if n else 0.0,
+        "length_mean": float(lengths.mean()) if n else 0.0,
+    }
+    metrics: dict[str, float] = {}
+    for key in metric_keys:
+        vals = np.array([r[key] for r in rows], dtype=np.float64)
+        vals = vals[np.isfinite(vals)]
+        metrics[key] = float(vals.mean()) if vals.size else float("nan")
+    summary["metrics"] = metrics
+    return summary
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """Per-episode rows as CSV (header from the first row)."""
+    if not rows:
+        raise ValueError("no episodes to write")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_video(frames: dict[int, list[np.ndarray]], path: Path, fps: float) -> Path:
+    """Concatenate the kept episodes' frames into a GIF (or MP4 if imageio-ffmpeg is installed).
+
+    Raises:
+        ValueError: Unsupported suffix, no frames, or MP4 without an ffmpeg backend.
+    """
+    import imageio.v2 as imageio
+
+    if path.suffix.lower() not in (".gif", ".mp4"):
+        raise ValueError(f"video path {path} must end in .gif or .mp4")
+    all_frames = [f for i in sorted(frames) for f in frames[i]]
+    if not all_frames:
+        raise ValueError("no frames were recorded (does the env support render_mode='rgb_array'?)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".mp4":
+        try:
+            imageio.mimwrite(str(path), all_frames, fps=fps, macro_block_size=1)  # type: ignore[arg-type]
+        except (ImportError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"cannot write MP4 ({exc}); install imageio-ffmpeg or use a .gif path") from exc
+    else:
+        imageio.mimwrite(str(path), all_frames, duration=1000.0 / fps, loop=0)  # type: ignore[arg-type]
+    return path
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Human-readable lines for the terminal."""
+    low, high = summary["success_ci95"]
+    lines = [
+        f"success rate  {summary['success_rate']:.3f}  (95% Wilson CI {low:.3f}-{high:.3f}, "
+        f"{summary['episodes']} episodes)",
+        f"return        {summary['return_mean']:.3f} +- {summary['return_std']:.3f}",
+        f"length        {summary['length_mean']:.1f} steps",
+    ]
+    lines += [f"{k:<13} {v:.4g}" for k, v in summary.get("metrics", {}).items()]
+    return "\n".join(lines)

@@ -1,0 +1,231 @@
+"""Train (or resume) one run: validate, lay out the run directory, learn, checkpoint, finalize.
+
+Order matters: the config, env id/kwargs and learner kwargs are all checked *before* anything
+is written, so a bad config leaves no half-made run directory behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from robot_rl.train import run_dir as rd
+from robot_rl.train.callbacks import (
+    CheckpointCallback,
+    Clock,
+    ProgressCallback,
+    SuccessEvalCallback,
+    TimingCallback,
+    TrainState,
+    latest_checkpoint,
+    load_state,
+    save_final,
+)
+from robot_rl.train.config import Config, apply_overrides, config_from_dict, dump_config
+from robot_rl.train.sb3 import (
+    algo_class,
+    algo_kwargs,
+    is_goal_space,
+    make_model,
+    make_vec_env,
+    wrap_normalize,
+)
+
+
+@dataclass
+class TrainOutcome:
+    """What a finished (or interrupted) training returns."""
+
+    run_dir: Path
+    status: str
+    num_timesteps: int
+    wall_time_s: float
+    eval: dict[str, Any] | None
+    timing: dict[str, float]
+
+
+def check_env(cfg: Config) -> tuple[Any, Any]:
+    """Make the env once (train and eval kwargs) to validate id and kwargs; return its spaces."""
+    import robot_rl  # noqa: F401
+
+    for kwargs in (cfg.env.kwargs, {**cfg.env.kwargs, **cfg.env.eval_kwargs}):
+        try:
+            env = gym.make(cfg.env.id, **kwargs)
+        except gym.error.Error as exc:
+            raise ValueError(f"env.id={cfg.env.id!r}: {exc}") from exc
+        except TypeError as exc:
+            raise ValueError(f"env.kwargs {kwargs} rejected by {cfg.env.id}: {exc}") from exc
+        spaces = env.observation_space, env.action_space
+        env.close()
+    return spaces
+
+
+def prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to clobber an existing run unless ``resume`` or ``overwrite``."""
+    if resume:
+        if not (run / rd.RUN_JSON).is_file():
+            raise FileNotFoundError(f"cannot resume: {run / rd.RUN_JSON} not found")
+        return
+    if run.exists() and any(run.iterdir()):
+        if not overwrite:
+            raise ValueError(
+                f"run directory {run} already exists; pass --resume to continue it, "
+                f"--overwrite to replace it, or choose another --run-dir"
+            )
+        shutil.rmtree(run)
+
+
+def resume_config(run: Path, overrides: list[str]) -> Config:
+    """The resolved config saved in a run, with ``--set`` overrides (e.g. a longer budget)."""
+    import yaml
+
+    raw = yaml.safe_load((run / "config.yaml").read_text())
+    return config_from_dict(apply_overrides(raw, overrides))
+
+
+def _write_run_json(run: Path, cfg: Config, status: str, extra: dict[str, Any]) -> None:
+    data = {
+        "schema": rd.SCHEMA,
+        "name": cfg.name,
+        "env_id": cfg.env.id,
+        "env_kwargs": cfg.env.kwargs,
+        "eval_env_kwargs": {**cfg.env.kwargs, **cfg.env.eval_kwargs},
+        "algo": cfg.algo.name,
+        "seed": cfg.train.seed,
+        "num_timesteps": 0,
+        "total_timesteps": cfg.train.total_timesteps,
+        "status": status,
+        "normalize": cfg.env.normalize.enabled,
+        "goal_env": False,
+        **extra,
+    }
+    rd.write_json(run / rd.RUN_JSON, data)
+
+
+def train(
+    cfg: Config, run: Path, command: str, resume: bool = False, overwrite: bool = False
+) -> TrainOutcome:
+    """Train ``cfg`` into ``run`` (or continue it from its last checkpoint with ``resume``).
+
+    Raises:
+        ValueError: Bad config/env kwargs, or an existing run dir without resume/overwrite.
+        FileNotFoundError: ``resume`` without a run or checkpoint to resume.
+    """
+    import torch
+
+    obs_space, act_space = check_env(cfg)
+    algo_kwargs(cfg, act_space)  # validates algo.kwargs before anything is written
+    algo_class(cfg.algo.name)
+    prepare_run_dir(run, resume, overwrite)
+    ckpt = latest_checkpoint(run / rd.CHECKPOINTS) if resume else None
+    if resume and ckpt is None and not (run / rd.MODEL).is_file():
+        raise FileNotFoundError(f"cannot resume: no checkpoint in {run / rd.CHECKPOINTS}")
+    if cfg.train.torch_threads > 0:
+        torch.set_num_threads(cfg.train.torch_threads)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.yaml").write_text(dump_config(cfg))
+    with (run / "command.txt").open("a" if resume else "w") as fh:
+        fh.write(command + "\n")
+    rd.write_json(run / "versions.json", rd.versions())
+    state = load_state(ckpt) if ckpt is not None else TrainState()
+    base = {"goal_env": is_goal_space(obs_space)}
+    _write_run_json(run, cfg, "running", base)
+    model, start = _build_model(cfg, run, ckpt)
+    return _learn(cfg, run, model, state, base, start)
+
+
+def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
+    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+    start = 0
+    if ckpt is not None:
+        start = int(load_state_steps(ckpt))
+    logs = run / rd.LOGS
+    venv = make_vec_env(
+        cfg.env.id, cfg.env.kwargs, cfg.env.n_envs, cfg.train.seed + start, cfg.env.vec_env,
+        monitor_dir=logs / "monitor" / f"from_{start:010d}",
+    )  # fmt: skip
+    vn_path = ckpt / rd.VECNORM if ckpt is not None and (ckpt / rd.VECNORM).is_file() else None
+    venv = wrap_normalize(venv, cfg, load_path=vn_path)
+    if ckpt is None:
+        model = make_model(cfg, venv)
+    else:
+        model = algo_class(cfg.algo.name).load(str(ckpt / "model.zip"), env=venv, device=cfg.train.device)
+        if isinstance(model, OffPolicyAlgorithm) and (ckpt / "replay_buffer.pkl").is_file():
+            model.load_replay_buffer(str(ckpt / "replay_buffer.pkl"))
+    sub = logs if start == 0 else logs / f"resume_{start:010d}"
+    model.set_logger(configure(str(sub), ["csv", "tensorboard"]))
+    return model, start
+
+
+def load_state_steps(ckpt: Path) -> int:
+    """Timestep counter stored in a checkpoint's ``state.json``."""
+    import json
+
+    return int(json.loads((ckpt / "state.json").read_text())["num_timesteps"])
+
+
+def _learn(
+    cfg: Config, run: Path, model: Any, state: TrainState, base: dict[str, Any], start: int
+) -> TrainOutcome:
+    t = cfg.train
+    clock = Clock(state.wall_time_s)
+    ckpt_cb = CheckpointCallback(run / rd.CHECKPOINTS, t.checkpoint_freq, t.keep_checkpoints, state, clock)
+    eval_cb = None
+    if t.eval_freq > 0:
+        eval_kwargs = {**cfg.env.kwargs, **cfg.env.eval_kwargs}
+        eval_cb = SuccessEvalCallback(
+            run, cfg.env.id, eval_kwargs, t.eval_freq, t.eval_episodes, t.eval_seed,
+            t.success_threshold, t.stop_on_success, state, clock,
+        )  # fmt: skip
+    timing = TimingCallback([c for c in (ckpt_cb, eval_cb) if c is not None])
+    callbacks = [
+        c for c in (ckpt_cb, eval_cb, ProgressCallback(t.total_timesteps, t.log_interval_s, eval_cb)) if c
+    ]
+    callbacks.append(timing)
+    status = "finished"
+    remaining = t.total_timesteps - model.num_timesteps
+    try:
+        if remaining > 0:
+            model.learn(remaining, callback=callbacks, reset_num_timesteps=False, progress_bar=False)
+        if eval_cb is not None and (
+            eval_cb.last is None or eval_cb.last["num_timesteps"] != model.num_timesteps
+        ):
+            eval_cb.evaluate()
+    except KeyboardInterrupt:
+        status = "interrupted"
+        print(f"\ninterrupted at {model.num_timesteps} steps: saving a checkpoint", flush=True)
+    ckpt_cb.save_now()
+    save_final(model, run)
+    wall = clock()
+    extra = {
+        **base,
+        "num_timesteps": int(model.num_timesteps),
+        "wall_time_s": round(wall, 3),
+        "best_success": state.best_success,
+        "solved_step": state.solved_step,
+        "solved_wall_s": state.solved_wall_s,
+        "timing": timing.figures(),
+        "resumed_from": start,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    _write_run_json(run, cfg, status, extra)
+    _close(model)
+    return TrainOutcome(
+        run, status, int(model.num_timesteps), wall, eval_cb.last if eval_cb else None, timing.figures()
+    )
+
+
+def _close(model: Any) -> None:
+    env = model.get_env()
+    if env is not None:
+        # workers may already be gone after Ctrl-C
+        with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
+            env.close()
