@@ -140,9 +140,7 @@ class LoadedRun:
     info: dict[str, Any]
 
 
-def resolve_model(
-    path: str | Path, which: Literal["best", "final"] = "best"
-) -> tuple[Path, Path, Path | None]:
+def resolve_model(path: str | Path, which: str = "best") -> tuple[Path, Path, Path | None]:
     """Find ``(run_dir, model_zip, vecnormalize_pkl_or_None)`` for a run dir or a bare model zip.
 
     Raises:
