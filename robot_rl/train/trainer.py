@@ -186,10 +186,8 @@ def _learn(
             t.success_threshold, t.stop_on_success, state, clock,
         )  # fmt: skip
     timing = TimingCallback([c for c in (ckpt_cb, eval_cb) if c is not None])
-    callbacks = [
-        c for c in (ckpt_cb, eval_cb, ProgressCallback(t.total_timesteps, t.log_interval_s, eval_cb)) if c
-    ]
-    callbacks.append(timing)
+    progress = ProgressCallback(t.total_timesteps, t.log_interval_s, eval_cb)
+    callbacks: list[Any] = [c for c in (ckpt_cb, eval_cb, progress, timing) if c is not None]
     status = "finished"
     remaining = t.total_timesteps - model.num_timesteps
     try:
