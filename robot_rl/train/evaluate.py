@@ -46,6 +46,7 @@ class EvalResult:
     rows: list[dict[str, Any]]
     summary: dict[str, Any]
     frames: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    fps: float = 20.0
 
 
 def accepts_kwarg(env_id: str, name: str) -> bool:
@@ -92,6 +93,7 @@ def run_episodes(
     env = FlattenMetrics(env, keys)
     rows: list[dict[str, Any]] = []
     frames: dict[int, list[np.ndarray]] = {}
+    fps = float(env.unwrapped.metadata.get("render_fps") or 20)
     try:
         for i in range(episodes):
             keep = frames.setdefault(i, []) if i in video_episodes else None
@@ -100,7 +102,7 @@ def run_episodes(
             )
     finally:
         env.close()
-    return EvalResult(rows=rows, summary=summarize(rows, keys), frames=frames)
+    return EvalResult(rows=rows, summary=summarize(rows, keys), frames=frames, fps=fps)
 
 
 def _episode(
