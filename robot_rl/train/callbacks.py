@@ -245,9 +245,18 @@ class SuccessEvalCallback(BaseCallback):
 class ProgressCallback(BaseCallback):
     """tqdm bar (steps/s, ETA) on a terminal; plain log lines every ``interval_s`` otherwise."""
 
-    def __init__(self, total: int, interval_s: float, evaluator: SuccessEvalCallback | None) -> None:
+    def __init__(
+        self,
+        total: int,
+        interval_s: float,
+        evaluator: SuccessEvalCallback | None,
+        clock: Clock | None = None,
+        max_wall_time_s: float = 0.0,
+    ) -> None:
         super().__init__()
         self.total, self.interval_s, self.evaluator = total, interval_s, evaluator
+        self.clock, self.max_wall_time_s = clock, max_wall_time_s
+        self.stopped_by_time = False
         self.tty = sys.stderr.isatty()
         self.bar: Any = None
         self.t0 = self.last_t = 0.0
@@ -266,6 +275,9 @@ class ProgressCallback(BaseCallback):
         return "" if last is None else f"eval success {last['success_rate']:.2f}"
 
     def _on_step(self) -> bool:
+        if self.max_wall_time_s > 0 and self.clock is not None and self.clock() > self.max_wall_time_s:
+            self.stopped_by_time = True
+            return False
         if self.bar is not None:
             self.bar.n = self.num_timesteps
             now = time.monotonic()

@@ -112,6 +112,7 @@ class TrainConfig:
         success_threshold: Success rate counted as "solved" (reported; used by ``stop_on_success``).
         stop_on_success: Stop training once an evaluation reaches ``success_threshold``.
         log_interval_s: Seconds between plain progress lines when stderr is not a terminal.
+        max_wall_time_s: Stop training after this much wall time in seconds (0: no limit).
     """
 
     total_timesteps: int = 100_000
@@ -126,6 +127,7 @@ class TrainConfig:
     success_threshold: float = 0.9
     stop_on_success: bool = False
     log_interval_s: float = 30.0
+    max_wall_time_s: float = 0.0
 
 
 @dataclass

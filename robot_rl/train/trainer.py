@@ -186,7 +186,7 @@ def _learn(
             t.success_threshold, t.stop_on_success, state, clock,
         )  # fmt: skip
     timing = TimingCallback([c for c in (ckpt_cb, eval_cb) if c is not None])
-    progress = ProgressCallback(t.total_timesteps, t.log_interval_s, eval_cb)
+    progress = ProgressCallback(t.total_timesteps, t.log_interval_s, eval_cb, clock, t.max_wall_time_s)
     callbacks: list[Any] = [c for c in (ckpt_cb, eval_cb, progress, timing) if c is not None]
     status = "finished"
     remaining = t.total_timesteps - model.num_timesteps
@@ -211,6 +211,7 @@ def _learn(
         "solved_step": state.solved_step,
         "solved_wall_s": state.solved_wall_s,
         "timing": timing.figures(),
+        "stopped_by_time_limit": progress.stopped_by_time,
         "resumed_from": start,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -1,0 +1,143 @@
+"""``robot-rl bench train [CONFIG ...]``: train shipped configs from scratch and report honestly.
+
+For each config: train (``train.stop_on_success`` on, so training stops at the first
+evaluation on held-out episodes that reaches ``train.success_threshold``, within
+``--max-minutes`` of wall time), then evaluate the best model on ``--episodes`` fresh held-out
+episodes (navigation: the test split). Prints and writes a markdown table
+(``docs/results/train_bench.md``), the raw figures (``train_bench.json``) and learning curves
+(``train_curves.png``). Wall times depend on the machine's load: say what else was running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+SHIPPED = (
+    "launch/grasp_ppo.yaml",
+    "launch/grasp_tqc_her.yaml",
+    "launch/nav_ppo.yaml",
+    "launch/nav_sac.yaml",
+    "launch/nav_dqn.yaml",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``robot-rl bench train``."""
+    parser.add_argument("configs", nargs="*", type=Path, help=f"configs (default: {', '.join(SHIPPED)})")
+    parser.add_argument("--episodes", type=int, default=200, help="final held-out episodes (default 200)")
+    parser.add_argument("--max-minutes", type=float, default=30.0, help="wall-time budget per config")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs/bench"), help="default runs/bench")
+    parser.add_argument("--out", type=Path, default=Path("docs/results"), help="default docs/results")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+
+def bench_one(config: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Train one config from scratch, evaluate its best model; return the figures."""
+    from robot_rl.train.commands_evaluate import eval_env_kwargs
+    from robot_rl.train.config import load_config
+    from robot_rl.train.evaluate import DEFAULT_EVAL_SEED, run_episodes
+    from robot_rl.train.run_dir import load_run, read_json
+    from robot_rl.train.trainer import train
+
+    overrides = [
+        "train.stop_on_success=true",
+        f"train.max_wall_time_s={args.max_minutes * 60}",
+        f"train.seed={args.seed}",
+        *args.overrides,
+    ]
+    cfg = load_config(config, overrides)
+    run = args.runs_dir / f"{cfg.name}_s{args.seed}"
+    command = f"robot-rl train {config} --seed {args.seed} --set train.stop_on_success=true"
+    print(
+        f"[bench] {config}: {cfg.algo.name} on {cfg.env.id}, up to {cfg.train.total_timesteps} steps",
+        flush=True,
+    )
+    out = train(cfg, run, command, overwrite=True)
+    info = read_json(run / "run.json")
+    loaded = load_run(run, which="best")
+    kwargs = eval_env_kwargs(loaded.info, loaded.env_id, None, [])
+    t0 = time.monotonic()
+    final = run_episodes(
+        loaded.model, loaded.env_id, kwargs, args.episodes, DEFAULT_EVAL_SEED, loaded.vecnormalize
+    )
+    s = final.summary
+    return {
+        "config": str(config),
+        "name": cfg.name,
+        "env_id": cfg.env.id,
+        "eval_env_kwargs": kwargs,
+        "algo": cfg.algo.name,
+        "run_dir": str(run),
+        "model": loaded.model_path.name,
+        "success_rate": s["success_rate"],
+        "success_ci95": s["success_ci95"],
+        "episodes": s["episodes"],
+        "return_mean": s["return_mean"],
+        "metrics": s["metrics"],
+        "threshold": cfg.train.success_threshold,
+        "solved_step": info.get("solved_step", -1),
+        "solved_wall_s": info.get("solved_wall_s", -1.0),
+        "num_timesteps": out.num_timesteps,
+        "wall_time_s": out.wall_time_s,
+        "timing": out.timing,
+        "final_eval_s": time.monotonic() - t0,
+        "command": command,
+    }
+
+
+def markdown(rows: list[dict[str, Any]], note: str) -> str:
+    """Results table (task, algorithm, success, SPL, env steps, wall time, command)."""
+    lines = [
+        "| config | env | algo | success (95% CI) | SPL | env steps to threshold | wall time to threshold | "
+        "steps / wall total | env vs gradient time | command |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lo, hi = r["success_ci95"]
+        spl = r["metrics"].get("spl")
+        solved = r["solved_step"] >= 0
+        solved_wall = f"{r['solved_wall_s'] / 60:.1f} min" if solved else "-"
+        t = r["timing"]
+        lines.append(
+            f"| {r['name']} | {r['env_id']} | {r['algo']} | {r['success_rate']:.3f} ({lo:.3f}-{hi:.3f}, "
+            f"n={r['episodes']}) | {'-' if spl is None else f'{spl:.3f}'} | "
+            f"{r['solved_step'] if solved else 'not reached'} | "
+            f"{solved_wall} | "
+            f"{r['num_timesteps']} / {r['wall_time_s'] / 60:.1f} min | "
+            f"{t['rollout_s']:.0f} s / {t['gradient_s']:.0f} s | `{r['command']}` |"
+        )
+    return "\n".join(lines) + "\n\n" + note + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Benchmark each config, print the table, write markdown/JSON/PNG under ``--out``."""
+    from robot_rl.train.plots import plot_runs
+
+    configs = args.configs or [Path(c) for c in SHIPPED]
+    missing = [str(c) for c in configs if not c.is_file()]
+    if missing:
+        raise FileNotFoundError(f"config(s) not found: {', '.join(missing)}")
+    rows = [bench_one(c, args) for c in configs]
+    load = os.getloadavg()
+    note = (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPU cores "
+        f"(load average at the end {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}; other jobs on the machine "
+        f"slow the wall times). Success on {args.episodes} held-out episodes of the best model; "
+        "'threshold' = first evaluation during training at or above train.success_threshold."
+    )
+    table = markdown(rows, note)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "train_bench.md").write_text(table)
+    (args.out / "train_bench.json").write_text(json.dumps(rows, indent=2) + "\n")
+    png = plot_runs(
+        [Path(r["run_dir"]) for r in rows], args.out / "train_curves.png", title="robot-rl bench train"
+    )
+    print(f"wrote {args.out / 'train_bench.md'}, {args.out / 'train_bench.json'}, {png}")
+    return 0
