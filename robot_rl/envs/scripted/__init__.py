@@ -1,0 +1,1 @@
+"""Scripted (non-learned) controllers that act through the public observation and action spaces."""
