@@ -1,0 +1,261 @@
+"""``export_policy``: a trained run -> a self-contained bundle for a robot.
+
+Bundle layout (``out_dir``)::
+
+    policy.onnx     one file, no external data, opset 17; raw obs -> env action
+    policy.pt       TorchScript, same semantics (``torch.jit.trace`` of the same module)
+    policy_c/       policy.h, policy.c (C99, no malloc, libm only), harness.c, README.txt
+    golden.npz      ~1000 observations and SB3's own deterministic actions for them
+    manifest.json   layouts, units, bounds, control period, normalization, provenance, SHA-256
+
+Everything is generated from one :class:`~robot_rl.deploy.spec.PolicySpec`. The bundle holds no
+pickle: the robot side needs only ``manifest.json`` + ``policy.onnx`` (or ``policy_c/``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robot_rl.deploy import c_codegen, golden
+from robot_rl.deploy.manifest import SCHEMA, generic_layout, git_commit, versions, write_manifest
+from robot_rl.deploy.source import PolicySource, load_source
+from robot_rl.deploy.spec import PolicySpec, extract_spec
+
+FORMATS = ("onnx", "torchscript", "c")
+OPSET = 17
+RANDOM_OPS = frozenset(
+    {
+        "RandomNormal",
+        "RandomNormalLike",
+        "RandomUniform",
+        "RandomUniformLike",
+        "Multinomial",
+        "Bernoulli",
+        "Dropout",
+    }
+)
+
+
+def export_policy(
+    source: str | Path | PolicySource | Any,
+    out_dir: str | Path,
+    formats: Iterable[str] = FORMATS,
+    which: str = "best",
+    golden_rows: int = 1000,
+) -> Path:
+    """Export a trained policy into ``out_dir`` (see module docstring); returns ``out_dir``.
+
+    Args:
+        source: Run directory, model ``.zip``, a :class:`PolicySource` or a ``LoadedRun``.
+        out_dir: Bundle directory (replaced if it holds a previous bundle).
+        formats: Subset of ``("onnx", "torchscript", "c")``; ``golden.npz`` and the manifest are
+            always written.
+        which: ``"best"`` (falls back to final) or ``"final"`` model of a run directory.
+        golden_rows: Number of golden observations (synthetic + rollout states).
+
+    Raises:
+        ValueError: unknown format, unsupported policy, or ``out_dir`` is a non-bundle directory.
+        FileNotFoundError: missing run files.
+    """
+    formats = tuple(formats)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"formats {bad or '()'} not accepted; choose from {list(FORMATS)}")
+    src = _as_source(source, which)
+    spec = extract_spec(src.model, src.vecnormalize, src.algo)
+    out = _prepare_out_dir(Path(out_dir))
+    env = _make_env(src.env_id, src.env_kwargs)
+    try:
+        from robot_rl.deploy.graph import ExportedPolicy
+
+        module = ExportedPolicy(spec)
+        if "onnx" in formats:
+            write_onnx(module, spec, out / "policy.onnx")
+        if "torchscript" in formats:
+            write_torchscript(module, spec, out / "policy.pt")
+        if "c" in formats:
+            c_codegen.write_c_package(spec, out / "policy_c")
+        rows = golden.write_golden(
+            out / "golden.npz", src.model, src.vecnormalize, spec, env, total=golden_rows
+        )
+        manifest = build_manifest(spec, src, env, formats, rows)
+    finally:
+        env.close()
+    write_manifest(out, manifest)
+    return out
+
+
+def _as_source(source: Any, which: str) -> PolicySource:
+    if isinstance(source, PolicySource):
+        return source
+    if isinstance(source, str | Path):
+        return load_source(source, which=which)
+    if hasattr(source, "model") and hasattr(source, "algo"):  # robot_rl.train.run_dir.LoadedRun
+        return PolicySource(
+            source.model,
+            source.vecnormalize,
+            source.algo,
+            source.env_id,
+            dict(source.env_kwargs),
+            int(source.num_timesteps),
+            source.eval,
+            Path(source.run_dir),
+            Path(source.model_path),
+        )
+    raise ValueError(
+        f"source must be a run dir, a model .zip, a PolicySource or a LoadedRun; got {type(source)}"
+    )
+
+
+def _prepare_out_dir(out: Path) -> Path:
+    if out.exists() and any(out.iterdir()):
+        if not (out / "manifest.json").exists():
+            raise ValueError(
+                f"{out} exists and is not an exported bundle; choose an empty or new --out directory"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _make_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
+    import gymnasium as gym
+
+    import robot_rl  # noqa: F401  (registers the robot_rl ids)
+
+    return gym.make(env_id, **env_kwargs)
+
+
+def write_onnx(module: Any, spec: PolicySpec, path: Path) -> None:
+    """Legacy (TorchScript-based) ONNX exporter into one file; checks and scans the result."""
+    import onnx
+    import torch
+
+    from robot_rl.deploy.graph import example_inputs
+
+    names = [i.name for i in spec.inputs]
+    axes = {n: {0: "batch"} for n in [*names, "action"]}
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            example_inputs(spec),
+            str(path),
+            input_names=names,
+            output_names=["action"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    random_ops = sorted({n.op_type for n in model.graph.node} & RANDOM_OPS)
+    if random_ops:
+        raise ValueError(f"exported graph contains random ops {random_ops}; the deterministic path must not")
+    from onnx.external_data_helper import uses_external_data
+
+    external = [t.name for t in model.graph.initializer if uses_external_data(t)]
+    if external:
+        raise ValueError(
+            f"ONNX export put tensors {external} in external data; expected one self-contained file"
+        )
+
+
+def write_torchscript(module: Any, spec: PolicySpec, path: Path) -> None:
+    """``torch.jit.trace`` of the same module (no data-dependent control flow to lose)."""
+    import torch
+
+    from robot_rl.deploy.graph import example_inputs
+
+    with torch.no_grad():
+        traced = torch.jit.trace(module, example_inputs(spec, batch=2))
+    traced.save(str(path))
+
+
+def _env_layouts(env: Any, spec: PolicySpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:
+    """(per-input rows, action layout rows, discrete table or None) from the env or its spaces."""
+    base = env.unwrapped
+    inputs = []
+    for inp in spec.inputs:
+        layout = None
+        if inp.name in ("obs", "observation") and hasattr(base, "obs_layout"):
+            layout = base.obs_layout.to_dict()
+        elif inp.name in ("achieved_goal", "desired_goal") and hasattr(
+            getattr(base, "task", None), "goal_layout"
+        ):
+            layout = base.task.goal_layout.to_dict()
+        if layout is None:
+            layout = generic_layout(inp.name, inp.size, inp.low.tolist(), inp.high.tolist())
+        inputs.append({"name": inp.name, "size": inp.size, "dtype": "float32", "layout": layout})
+    if hasattr(base, "action_layout"):
+        act_layout = base.action_layout.to_dict()
+    else:
+        if spec.postprocess == "argmax":
+            act_layout = generic_layout("action", 1, [0.0], [float(spec.n_actions - 1)])
+        else:
+            act_layout = generic_layout(
+                "action", spec.action_dim, spec.action_low.tolist(), spec.action_high.tolist()
+            )
+    table = getattr(base, "_discrete_actions", None)
+    return inputs, act_layout, None if table is None else np.asarray(table).tolist()
+
+
+def _control_period(env: Any) -> float | None:
+    dt = getattr(env.unwrapped, "dt", None)
+    if dt is None:
+        fps = env.metadata.get("render_fps")
+        dt = 1.0 / fps if fps else None
+    return None if dt is None else float(dt)
+
+
+def build_manifest(
+    spec: PolicySpec, src: PolicySource, env: Any, formats: tuple[str, ...], rows: int
+) -> dict[str, Any]:
+    """Everything but the file hashes (added by :func:`write_manifest`)."""
+    inputs, act_layout, table = _env_layouts(env, spec)
+    discrete = spec.postprocess == "argmax"
+    action: dict[str, Any] = {
+        "type": "discrete" if discrete else "box",
+        "size": spec.action_dim,
+        "dtype": "int64" if discrete else "float32",
+        "layout": act_layout,
+        "meaning": "index into discrete_actions" if discrete else "vector passed to env.step",
+    }
+    if discrete:
+        action.update(n=spec.n_actions, discrete_actions=table)
+    else:
+        action.update(low=spec.action_low.tolist(), high=spec.action_high.tolist())
+    normalization = {
+        i.name: {"mean": i.mean.tolist(), "var": i.var.tolist(), "epsilon": i.epsilon, "clip_obs": i.clip_obs}
+        for i in spec.inputs
+        if i.mean is not None and i.var is not None
+    }
+    return {
+        "schema": SCHEMA,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "env": {"id": src.env_id, "kwargs": src.env_kwargs, "control_period_s": _control_period(env)},
+        "algo": src.algo,
+        "num_timesteps": src.num_timesteps,
+        "eval": src.eval,
+        "observation": {"inputs": inputs, "flat_size": spec.obs_dim},
+        "action": action,
+        "normalization": normalization,
+        "postprocess": spec.postprocess,
+        "formats": list(formats),
+        "onnx": {
+            "file": "policy.onnx",
+            "opset": OPSET,
+            "inputs": [i["name"] for i in inputs],
+            "outputs": ["action"],
+        },
+        "golden": {"file": "golden.npz", "rows": rows},
+        "source": {"run_dir": str(src.run_dir.resolve()), "model_path": str(src.model_path.resolve())},
+        "versions": versions(),
+        "git_commit": git_commit(),
+    }

@@ -1,0 +1,128 @@
+"""``golden.npz``: about a thousand observations and the actions SB3 itself gives for them.
+
+Observation sets (``kind`` codes in the file): 0 zeros, 1 bounds (low, high and random corners),
+2 random within bounds, 3 beyond VecNormalize's clip, 4 states recorded from rollouts of the SB3
+policy. Infinite bounds are replaced by ``center +- 3 * scale`` where center/scale are the
+VecNormalize mean/std (or 0/1 without normalization).
+
+Keys: ``obs__<input>`` (float32 ``(n, size)`` per input), ``obs_flat`` (inputs concatenated in
+manifest order, what the C code takes), ``actions`` (float32 ``(n, action_dim)`` or int64
+``(n,)`` for discrete), ``kind`` (uint8 ``(n,)``), ``kind_names``. Plain arrays only: it loads
+with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from robot_rl.deploy.spec import InputSpec, PolicySpec
+
+KIND_NAMES = ("zeros", "bounds", "random", "beyond_clip", "rollout")
+Obs = dict[str, NDArray[np.float32]]
+
+
+def _range(inp: InputSpec, width: float = 3.0) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    center = inp.mean if inp.mean is not None else np.zeros(inp.size)
+    scale = np.sqrt(inp.var) if inp.var is not None else np.ones(inp.size)
+    scale = np.maximum(scale, 1e-3)
+    low = np.where(np.isfinite(inp.low), inp.low, center - width * scale)
+    high = np.where(np.isfinite(inp.high), inp.high, center + width * scale)
+    return low.astype(np.float32), high.astype(np.float32)
+
+
+def synthetic_obs(
+    spec: PolicySpec, rng: np.random.Generator, n_random: int = 500
+) -> tuple[Obs, NDArray[np.uint8]]:
+    """Zeros, bounds, corners, random and beyond-clip observations for every input."""
+    obs: Obs = {}
+    for inp in spec.inputs:
+        lo, hi = _range(inp)
+        corners = np.where(rng.random((32, inp.size)) < 0.5, lo, hi)
+        random = rng.uniform(lo, hi, (n_random, inp.size))
+        wide_lo, wide_hi = _range(inp, width=25.0)
+        beyond = np.clip(np.where(rng.random((16, inp.size)) < 0.5, wide_lo, wide_hi), inp.low, inp.high)
+        rows: list[NDArray[Any]] = [np.zeros((1, inp.size)), lo[None], hi[None], corners, random, beyond]
+        obs[inp.name] = np.concatenate(rows).astype(np.float32)
+    kind = np.concatenate(
+        [np.zeros(1), np.ones(2 + 32), np.full(n_random, 2), np.full(16, 3)],
+    ).astype(np.uint8)
+    return obs, kind
+
+
+def rollout_obs(env: Any, predict: Any, spec: PolicySpec, n: int, seed: int) -> Obs:
+    """``n`` observations visited by the deterministic policy (``predict(obs) -> action``)."""
+    rows: dict[str, list[NDArray[np.float32]]] = {i.name: [] for i in spec.inputs}
+    episode = 0
+    while len(rows[spec.inputs[0].name]) < n:
+        obs, _ = env.reset(seed=seed + episode)
+        done = False
+        while not done and len(rows[spec.inputs[0].name]) < n:
+            for name, value in as_inputs(obs, spec).items():
+                rows[name].append(value)
+            obs, _, terminated, truncated, _ = env.step(predict(obs))
+            done = terminated or truncated
+        episode += 1
+    return {name: np.stack(v).astype(np.float32) for name, v in rows.items()}
+
+
+def as_inputs(obs: Any, spec: PolicySpec) -> Obs:
+    """Env observation (array or dict) -> ``{input name: float32 array}``."""
+    if spec.dict_obs:
+        return {i.name: np.asarray(obs[i.name], np.float32) for i in spec.inputs}
+    return {"obs": np.asarray(obs, np.float32)}
+
+
+def flatten(obs: Obs, spec: PolicySpec) -> NDArray[np.float32]:
+    """Concatenate inputs along the last axis in manifest order."""
+    return np.concatenate([obs[i.name] for i in spec.inputs], axis=-1).astype(np.float32)
+
+
+def sb3_actions(model: Any, vecnormalize: Any | None, obs: Obs, spec: PolicySpec) -> NDArray[Any]:
+    """SB3's ``predict(deterministic=True)`` on raw observations (normalized as in training)."""
+    batch: Any = obs if spec.dict_obs else obs["obs"]
+    if vecnormalize is not None:
+        batch = vecnormalize.normalize_obs(batch)
+    actions, _ = model.predict(batch, deterministic=True)
+    if spec.postprocess == "argmax":
+        return np.asarray(actions, np.int64).reshape(-1)
+    return np.asarray(actions, np.float32).reshape(len(next(iter(obs.values()))), -1)
+
+
+def write_golden(
+    path: Path,
+    model: Any,
+    vecnormalize: Any | None,
+    spec: PolicySpec,
+    env: Any,
+    seed: int = 0,
+    total: int = 1000,
+) -> int:
+    """Build and write ``golden.npz`` (see module docstring); returns the number of rows."""
+    rng = np.random.default_rng(seed)
+    synthetic, kind = synthetic_obs(spec, rng)
+    n_roll = max(total - len(kind), 0)
+
+    def predict(o: Any) -> Any:
+        a = sb3_actions(model, vecnormalize, {k: v[None] for k, v in as_inputs(o, spec).items()}, spec)
+        return a[0]
+
+    rolled = rollout_obs(env, predict, spec, n_roll, seed=seed + 1000) if n_roll else {}
+    obs = {k: np.concatenate([synthetic[k], rolled[k]]) if rolled else synthetic[k] for k in synthetic}
+    kind = np.concatenate([kind, np.full(n_roll, 4, np.uint8)])
+    arrays: dict[str, NDArray[Any]] = {f"obs__{k}": v for k, v in obs.items()}
+    arrays["obs_flat"] = flatten(obs, spec)
+    arrays["actions"] = sb3_actions(model, vecnormalize, obs, spec)
+    arrays["kind"] = kind
+    arrays["kind_names"] = np.array(KIND_NAMES)
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+    return len(kind)
+
+
+def load_golden(path: Path) -> dict[str, NDArray[Any]]:
+    """Load ``golden.npz`` without pickle."""
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
