@@ -34,7 +34,13 @@ from numpy.typing import NDArray
 from robot_rl.envs.core import FloatArray, GoalTask, Task, TaskStatus
 from robot_rl.envs.layout import Field, VectorLayout
 from robot_rl.envs.objects import ActiveObject, ObjectSet
-from robot_rl.envs.robots.panda import FINGER_JOINTS, PandaRobot
+from robot_rl.envs.robots.panda import (
+    ANGULAR_SPEED_BOUND,
+    FINGER_JOINTS,
+    POSITION_BOUND,
+    SPEED_BOUND,
+    PandaRobot,
+)
 from robot_rl.sim.session import PyBulletSession
 
 #: Lift (m) of the object's base above its resting height that counts as lifted.
@@ -64,11 +70,32 @@ class GraspTask(Task):
     obs_layout = VectorLayout(
         [
             Field("finger_contacts", 2, "1", 0.0, 1.0, "left, right finger touches the object (0/1)"),
-            Field("object_position", 3, "m", description="object base position, world x y z"),
+            Field(
+                "object_position",
+                3,
+                "m",
+                -POSITION_BOUND,
+                POSITION_BOUND,
+                "object base position, world x y z",
+            ),
             Field("object_orientation", 4, "1", -1.0, 1.0, "object quaternion x y z w, world frame"),
-            Field("object_linear_velocity", 3, "m/s", description="world x y z"),
-            Field("object_angular_velocity", 3, "rad/s", description="world x y z"),
-            Field("object_relative_position", 3, "m", description="object minus grasp point, world x y z"),
+            Field("object_linear_velocity", 3, "m/s", -SPEED_BOUND, SPEED_BOUND, "world x y z"),
+            Field(
+                "object_angular_velocity",
+                3,
+                "rad/s",
+                -ANGULAR_SPEED_BOUND,
+                ANGULAR_SPEED_BOUND,
+                "world x y z",
+            ),
+            Field(
+                "object_relative_position",
+                3,
+                "m",
+                -2 * POSITION_BOUND,
+                2 * POSITION_BOUND,
+                "object minus grasp point, world x y z",
+            ),
         ]
     )
     robot: PandaRobot
@@ -174,7 +201,7 @@ class GraspTask(Task):
         self._succeeded = self._succeeded or success
         dropped = self.off_table()
         if self.reward_type == "dense":
-            distance = float(np.linalg.norm(self._position - self.robot.ee_position))
+            distance = math.dist(self._position, self.robot.ee_position)
             components = {
                 "time": -1.0,
                 "reach": 0.3 * (1.0 - math.tanh(10.0 * distance)),
@@ -208,7 +235,16 @@ class GraspGoalTask(GraspTask, GoalTask):
     """Lift the object to a goal point above its resting position (sparse reward, HER-ready)."""
 
     goal_layout = VectorLayout(
-        [Field("object_position", 3, "m", description="object base position, world x y z")]
+        [
+            Field(
+                "object_position",
+                3,
+                "m",
+                -POSITION_BOUND,
+                POSITION_BOUND,
+                "object base position, world x y z",
+            )
+        ]
     )
 
     def __init__(self, sim: PyBulletSession, robot: PandaRobot, **kwargs: Any) -> None:
