@@ -1,0 +1,25 @@
+"""``robot-rl verify DIR [--episodes N]``: exit 1 on any failed check, report on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundle", type=Path, help="bundle directory written by robot-rl export")
+    parser.add_argument("--episodes", type=int, default=10, help="closed-loop episodes per policy (0 skips)")
+    parser.add_argument("--latency-calls", type=int, default=10_000, help="calls timed per latency figure")
+    parser.add_argument("--json", type=Path, help="also write the figures and checks as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from robot_rl.deploy.verify import verify_bundle
+
+    report = verify_bundle(args.bundle, episodes=args.episodes, latency_calls=args.latency_calls)
+    print(report.format())
+    if args.json:
+        data = {"ok": report.ok, "checks": [vars(c) for c in report.checks], "figures": report.figures}
+        args.json.write_text(json.dumps(data, indent=2, default=str))
+    return 0 if report.ok else 1

@@ -1,0 +1,157 @@
+"""ControlLoop: fixed-rate read -> policy -> safety -> write, with deadline scheduling.
+
+Deadlines are computed from the start time, ``deadline_k = t0 + k * period``, and the loop sleeps
+until the next deadline; it never sleeps a fixed period *after* computing (which drifts by the
+compute time every tick). A tick whose work ends after its deadline is an overrun: it is counted
+and the schedule skips to the next deadline on the original grid (no burst of catch-up ticks, no
+phase drift). On exit (duration reached, :meth:`ControlLoop.stop`, an exception or Ctrl-C) the
+loop writes the safety filter's safe action and calls ``hardware.safe_stop()``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from robot_rl.deploy.hardware import HardwareInterface
+from robot_rl.deploy.safety import Flag, SafetyFilter
+
+
+@dataclass
+class LoopStats:
+    """What a run of the loop achieved (times in seconds unless the name says otherwise)."""
+
+    rate_hz: float
+    steps: int = 0
+    duration_s: float = 0.0
+    overruns: int = 0
+    compute_us: dict[str, float] = field(default_factory=dict)
+    start_lateness_us: dict[str, float] = field(default_factory=dict)
+    faults: dict[str, int] = field(default_factory=dict)
+    latched: list[str] = field(default_factory=list)
+    stop_reason: str = ""
+
+    @property
+    def achieved_hz(self) -> float:
+        """Ticks per second of wall time."""
+        return self.steps / self.duration_s if self.duration_s > 0 else 0.0
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    arr = np.asarray(values) * 1e6
+    return {
+        "p50": float(np.percentile(arr, 50)),
+        "p99": float(np.percentile(arr, 99)),
+        "max": float(arr.max()),
+    }
+
+
+class ControlLoop:
+    """Run ``policy`` on ``hardware`` at ``rate_hz`` through ``safety`` (see module docstring).
+
+    Args:
+        policy: ``obs -> raw action`` (e.g. ``PolicyRunner.act``).
+        safety: The safety filter (its records and latches persist across runs).
+        hardware: A :class:`~robot_rl.deploy.hardware.HardwareInterface`.
+        rate_hz: Loop rate in Hz (> 0).
+        clock: Monotonic clock in seconds; ``sleep``: sleeps seconds (both injectable for tests).
+    """
+
+    def __init__(
+        self,
+        policy: Callable[[Any], Any],
+        safety: SafetyFilter,
+        hardware: HardwareInterface,
+        rate_hz: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not (isinstance(rate_hz, int | float) and math.isfinite(rate_hz) and rate_hz > 0):
+            raise ValueError(f"rate_hz={rate_hz!r} is not accepted; expected a finite number > 0")
+        self.policy, self.safety, self.hardware = policy, safety, hardware
+        self.rate_hz = float(rate_hz)
+        self.period = 1.0 / self.rate_hz
+        self.clock, self.sleep = clock, sleep
+        self._stop = threading.Event()
+        self.last_error: BaseException | None = None
+
+    def stop(self) -> None:
+        """Ask the loop to finish after the current tick (thread-safe)."""
+        self._stop.set()
+
+    def tick(self, now: float) -> Flag:
+        """One read -> screen -> policy -> filter -> write cycle; returns the step's flags."""
+        obs, obs_time = self.hardware.read_observation()
+        flags = self.safety.screen(obs, obs_time, now)
+        raw = None
+        if not flags:
+            try:
+                raw = self.policy(obs)
+            except Exception as exc:  # a policy failure must end in a safe action, not a crash
+                self.last_error = exc
+                flags |= Flag.POLICY_ERROR
+        self.hardware.write_action(self.safety.apply(raw, flags, now))
+        return flags
+
+    def run(self, duration_s: float | None = None, max_steps: int | None = None) -> LoopStats:
+        """Run until ``duration_s`` of wall time, ``max_steps`` ticks or :meth:`stop`.
+
+        Raises:
+            ValueError: neither a duration nor a step limit was given, or one is not positive.
+        """
+        if duration_s is None and max_steps is None:
+            raise ValueError("give duration_s (seconds) or max_steps (ticks) so the loop can end")
+        if (duration_s is not None and not duration_s > 0) or (max_steps is not None and max_steps <= 0):
+            raise ValueError(f"duration_s={duration_s} and max_steps={max_steps} must be > 0 when given")
+        self._stop.clear()
+        stats = LoopStats(self.rate_hz)
+        compute, lateness = [], []
+        start = self.clock()
+        deadline = start + self.period
+        scheduled = start
+        try:
+            while not self._stop.is_set():
+                if duration_s is not None and scheduled - start >= duration_s - 1e-9:
+                    stats.stop_reason = "duration"
+                    break
+                t0 = self.clock()
+                lateness.append(t0 - scheduled)
+                self.tick(t0)
+                stats.steps += 1
+                now = self.clock()
+                compute.append(now - t0)
+                if now > deadline:
+                    stats.overruns += 1
+                    deadline += math.ceil((now - deadline) / self.period) * self.period
+                if max_steps is not None and stats.steps >= max_steps:
+                    stats.stop_reason = "max_steps"
+                    break
+                self.sleep(max(deadline - self.clock(), 0.0))
+                scheduled, deadline = deadline, deadline + self.period
+            else:
+                stats.stop_reason = "stop requested"
+        except KeyboardInterrupt:
+            stats.stop_reason = "interrupted"
+        finally:
+            self._shutdown()
+            stats.duration_s = self.clock() - start
+        stats.compute_us = _percentiles(compute)
+        stats.start_lateness_us = _percentiles(lateness)
+        stats.faults = dict(self.safety.fault_counts)
+        stats.latched = Flag.names(self.safety.latched)
+        return stats
+
+    def _shutdown(self) -> None:
+        """Safe action, then the hardware's safe stop (both always attempted)."""
+        try:
+            self.hardware.write_action(self.safety.safe_action())
+        finally:
+            self.hardware.safe_stop()

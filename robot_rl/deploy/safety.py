@@ -1,0 +1,273 @@
+"""SafetyFilter: the last gate between a policy and the actuators (numpy only).
+
+Per control step the loop calls :meth:`SafetyFilter.screen` on the observation (before running
+the policy) and :meth:`SafetyFilter.apply` on the policy's raw action. Rules, in priority order:
+
+1. e-stop latched (:meth:`estop`) or watchdog stop latched -> safe action, until :meth:`reset`;
+2. stale observation (``now - obs_time > watchdog_timeout_s``) -> safe action, and the
+   watchdog stop latches (a robot that lost its sensors must not resume by itself);
+3. NaN/Inf in the observation, or in the action, or a policy exception -> safe action and a
+   fault flag; ``max_consecutive_faults`` such steps in a row latch the stop;
+4. otherwise the action is clipped to ``[action_low, action_high]`` and each entry's change
+   from the previous output is limited to ``max_delta_per_step`` (slew rate, action units per
+   control step).
+
+The safe action is an explicit vector; ``None`` entries mean "hold the last output value" (e.g.
+keep the gripper closed on an object). It is applied immediately, without slew limiting: a stop
+command must not be delayed. For discrete actions the safe action is an index.
+
+Every step appends a :class:`StepRecord` (raw action, safe action, flags) to :attr:`records`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class Flag(enum.IntFlag):
+    """Why the filter intervened in a step (bit flags, combined per step)."""
+
+    NONE = 0
+    NONFINITE_OBS = 1
+    NONFINITE_ACTION = 2
+    POLICY_ERROR = 4
+    CLIPPED = 8
+    SLEW_LIMITED = 16
+    STALE_OBS = 32
+    WATCHDOG_STOP = 64
+    FAULT_STOP = 128
+    ESTOP = 256
+
+    @classmethod
+    def names(cls, value: int) -> list[str]:
+        """Names of the bits set in ``value``."""
+        return [f.name for f in cls if f.value and value & f.value and f.name]
+
+
+#: Flags after which the raw action is replaced by the safe action.
+STOPPING = Flag.NONFINITE_OBS | Flag.NONFINITE_ACTION | Flag.POLICY_ERROR | Flag.STALE_OBS
+LATCHED = Flag.WATCHDOG_STOP | Flag.FAULT_STOP | Flag.ESTOP
+
+
+@dataclass
+class StepRecord:
+    """One control step as the filter saw it (``raw_action`` is None when the policy was skipped)."""
+
+    step: int
+    time_s: float
+    raw_action: Any
+    safe_action: Any
+    flags: int
+
+
+@dataclass
+class SafetyConfig:
+    """Limits of the filter (see module docstring for the rules).
+
+    Attributes:
+        action_low: Lower bound per action entry (env action units), float ``(n,)``.
+        action_high: Upper bound per action entry, float ``(n,)``.
+        safe_action: Safe action per entry (``nan`` = hold last output); for discrete actions a
+            one-element array holding the index.
+        max_delta_per_step: Slew limit per entry per control step (``inf`` = none), ``(n,)``.
+        watchdog_timeout_s: Maximum observation age in seconds before the watchdog stop.
+        max_consecutive_faults: Fault steps in a row (NaN obs/action, policy error) that latch a stop.
+        discrete: Whether actions are discrete indices.
+        n_actions: Number of discrete actions (discrete only).
+        record_limit: Most recent step records kept.
+    """
+
+    action_low: NDArray[np.float64]
+    action_high: NDArray[np.float64]
+    safe_action: NDArray[np.float64]
+    max_delta_per_step: NDArray[np.float64]
+    watchdog_timeout_s: float
+    max_consecutive_faults: int = 5
+    discrete: bool = False
+    n_actions: int = 0
+    record_limit: int = 100_000
+
+    def __post_init__(self) -> None:
+        n = len(self.action_low)
+        for name in ("action_high", "safe_action", "max_delta_per_step"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(
+                    f"safety {name} needs {n} entries (one per action entry), got {len(getattr(self, name))}"
+                )
+        if not np.all(self.action_low <= self.action_high):
+            raise ValueError(f"safety action_low {self.action_low} must be <= action_high {self.action_high}")
+        if np.any(self.max_delta_per_step <= 0):
+            raise ValueError(f"safety max_delta_per_step must be > 0, got {self.max_delta_per_step}")
+        if not self.watchdog_timeout_s > 0:
+            raise ValueError(f"safety watchdog_timeout_s must be > 0 seconds, got {self.watchdog_timeout_s}")
+        finite = self.safe_action[np.isfinite(self.safe_action)]
+        lo, hi = (
+            self.action_low[np.isfinite(self.safe_action)],
+            self.action_high[np.isfinite(self.safe_action)],
+        )
+        if np.any(finite < lo) or np.any(finite > hi):
+            raise ValueError(
+                f"safe_action {self.safe_action} lies outside [{self.action_low}, {self.action_high}]"
+            )
+        if self.discrete and not 0 <= self.safe_action[0] < self.n_actions:
+            raise ValueError(f"safe_action index {self.safe_action[0]} must be in [0, {self.n_actions - 1}]")
+
+    @classmethod
+    def from_manifest(
+        cls, manifest: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+    ) -> SafetyConfig:
+        """Bounds from the manifest's action section, tightened/extended by a deploy YAML ``safety`` map.
+
+        Accepted override keys: ``action_low``, ``action_high``, ``safe_action`` (list, ``null``
+        entries hold), ``max_delta_per_step`` (number or list), ``watchdog_timeout_s``,
+        ``max_consecutive_faults``, ``record_limit``.
+        """
+        o = dict(overrides or {})
+        known = {"action_low", "action_high", "safe_action", "max_delta_per_step", "watchdog_timeout_s",
+                 "max_consecutive_faults", "record_limit"}  # fmt: skip
+        unknown = sorted(set(o) - known)
+        if unknown:
+            raise ValueError(f"unknown safety keys {unknown}; accepted: {sorted(known)}")
+        action = manifest["action"]
+        period = manifest["env"].get("control_period_s") or 0.05
+        timeout = float(o.get("watchdog_timeout_s", 3 * period))
+        common: dict[str, Any] = {
+            "watchdog_timeout_s": timeout,
+            "max_consecutive_faults": int(o.get("max_consecutive_faults", 5)),
+            "record_limit": int(o.get("record_limit", 100_000)),
+        }
+        if action["type"] == "discrete":
+            safe = np.array([float(o.get("safe_action", 0))])
+            return cls(np.zeros(1), np.full(1, action["n"] - 1.0), safe, np.full(1, np.inf), discrete=True,
+                       n_actions=int(action["n"]), **common)  # fmt: skip
+        n = int(action["size"])
+        low = np.maximum(
+            _vector(action["low"], n, "manifest low"), _vector(o.get("action_low", -np.inf), n, "action_low")
+        )
+        high = np.minimum(
+            _vector(action["high"], n, "manifest high"),
+            _vector(o.get("action_high", np.inf), n, "action_high"),
+        )
+        default_safe = np.clip(np.zeros(n), low, high)
+        safe = _vector(o["safe_action"], n, "safe_action") if "safe_action" in o else default_safe
+        slew = _vector(o.get("max_delta_per_step", np.inf), n, "max_delta_per_step")
+        return cls(low, high, safe, slew, **common)
+
+
+def _vector(value: Any, n: int, name: str) -> NDArray[np.float64]:
+    """Scalar or length-``n`` list (``None`` -> nan) as a float64 vector."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != n:
+            raise ValueError(f"{name} needs {n} entries (one per action entry), got {len(value)}")
+        return np.array([np.nan if v is None else float(v) for v in value])
+    return np.full(n, float(value))
+
+
+class SafetyFilter:
+    """Applies :class:`SafetyConfig` step by step (see module docstring)."""
+
+    def __init__(self, config: SafetyConfig) -> None:
+        self.config = config
+        self.records: deque[StepRecord] = deque(maxlen=config.record_limit)
+        self.latched = Flag.NONE
+        self.fault_counts: dict[str, int] = {}
+        self._last = np.where(np.isfinite(config.safe_action), config.safe_action, 0.0)
+        self._consecutive = 0
+        self._step = 0
+
+    # ---------------------------------------------------------------- latches
+    def estop(self) -> None:
+        """Latch the emergency stop: safe action every step until :meth:`reset`."""
+        self.latched |= Flag.ESTOP
+
+    def reset(self) -> None:
+        """Clear every latch (e-stop, watchdog, fault stop) and the fault streak."""
+        self.latched = Flag.NONE
+        self._consecutive = 0
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop is latched."""
+        return bool(self.latched)
+
+    # ---------------------------------------------------------------- per step
+    def screen(self, obs: Any, obs_time_s: float, now_s: float) -> Flag:
+        """Flags of the observation; non-zero means: do not run the policy, use the safe action."""
+        flags = Flag(self.latched)
+        if now_s - obs_time_s > self.config.watchdog_timeout_s:
+            flags |= Flag.STALE_OBS
+            self.latched |= Flag.WATCHDOG_STOP
+        values = obs.values() if isinstance(obs, Mapping) else [obs]
+        if not all(np.all(np.isfinite(np.asarray(v, np.float64))) for v in values):
+            flags |= Flag.NONFINITE_OBS
+        return flags
+
+    def safe_action(self) -> Any:
+        """The safe action now (``None`` entries resolved to the last output)."""
+        if self.config.discrete:
+            return int(self.config.safe_action[0])
+        safe = self.config.safe_action
+        return np.where(np.isfinite(safe), safe, self._last).astype(np.float32)
+
+    def apply(self, raw_action: Any, flags: Flag = Flag.NONE, now_s: float = 0.0) -> Any:
+        """The action to send: ``raw_action`` made safe, given the ``screen`` flags of this step.
+
+        Args:
+            raw_action: Policy output, or ``None`` if the policy was skipped or raised.
+            flags: Flags from :meth:`screen` (plus ``POLICY_ERROR`` if the policy raised).
+            now_s: Time of the step (seconds, for the record).
+        """
+        flags = Flag(flags) | self.latched
+        if raw_action is not None and not self.config.discrete:
+            raw_action = np.asarray(raw_action, np.float64).reshape(-1)
+            if raw_action.shape != self.config.action_low.shape or not np.all(np.isfinite(raw_action)):
+                flags |= Flag.NONFINITE_ACTION
+        elif raw_action is not None and not 0 <= int(raw_action) < self.config.n_actions:
+            flags |= Flag.NONFINITE_ACTION
+        flags = self._update_fault_streak(flags)
+        if raw_action is None or flags & (STOPPING | LATCHED):
+            out = self.safe_action()
+        elif self.config.discrete:
+            out = int(raw_action)
+        else:
+            out, flags = self._limit(raw_action, flags)
+        if not self.config.discrete:
+            self._last = np.asarray(out, np.float64)
+        self._record(raw_action, out, flags, now_s)
+        return out
+
+    def _update_fault_streak(self, flags: Flag) -> Flag:
+        if flags & (Flag.NONFINITE_OBS | Flag.NONFINITE_ACTION | Flag.POLICY_ERROR):
+            self._consecutive += 1
+            if self._consecutive >= self.config.max_consecutive_faults:
+                self.latched |= Flag.FAULT_STOP
+                flags |= Flag.FAULT_STOP
+        else:
+            self._consecutive = 0
+        return flags | self.latched
+
+    def _limit(self, raw: NDArray[np.float64], flags: Flag) -> tuple[NDArray[np.float32], Flag]:
+        clipped = np.clip(raw, self.config.action_low, self.config.action_high)
+        if np.any(clipped != raw):
+            flags |= Flag.CLIPPED
+        delta = self.config.max_delta_per_step
+        limited = np.clip(clipped, self._last - delta, self._last + delta)
+        if np.any(limited != clipped):
+            flags |= Flag.SLEW_LIMITED
+        limited = np.clip(limited, self.config.action_low, self.config.action_high)  # bounds always win
+        return limited.astype(np.float32), flags
+
+    def _record(self, raw: Any, out: Any, flags: Flag, now_s: float) -> None:
+        for name in Flag.names(flags):
+            self.fault_counts[name] = self.fault_counts.get(name, 0) + 1
+        raw_copy = None if raw is None else (int(raw) if self.config.discrete else np.array(raw, np.float32))
+        out_copy = out if self.config.discrete else np.array(out, np.float32)
+        self.records.append(StepRecord(self._step, now_s, raw_copy, out_copy, int(flags)))
+        self._step += 1
