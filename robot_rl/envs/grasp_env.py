@@ -70,6 +70,8 @@ class PandaGraspEnv(RobotTaskEnv):
     """
 
     _task_class: type[GraspTask] = GraspTask
+    robot: PandaRobot
+    task: GraspTask
 
     def __init__(
         self,
