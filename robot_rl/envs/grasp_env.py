@@ -32,8 +32,9 @@ SPAWN_CENTER = (0.55, 0.0)
 SPAWN_HALF_WIDTH = 0.08
 #: Grasp-point start position (m): 15 cm above the table over the spawn centre.
 START_POSITION = (0.55, 0.0, TABLE_Z + 0.15)
-#: Box the grasp-point target is clipped to (m): 1 cm above the table up to 35 cm.
-WORKSPACE = Workspace(low=(0.3, -0.25, TABLE_Z + 0.01), high=(0.8, 0.25, TABLE_Z + 0.35))
+#: Box the grasp-point target is clipped to (m): 1.5 cm above the table (the fingertips reach
+#: 1.1 cm below the grasp point, so they stay clear of the table top) up to 35 cm.
+WORKSPACE = Workspace(low=(0.3, -0.25, TABLE_Z + 0.015), high=(0.8, 0.25, TABLE_Z + 0.35))
 #: Domain randomization: arm start jitter (m), observation noise std, action latency (steps).
 DR_POSE_JITTER = 0.03
 DR_OBS_NOISE_STD = 0.002

@@ -86,6 +86,8 @@ class ObjectSet(ABC):
         if self._active is not None and self._active.body != chosen.body:
             self._park(self._active.body)
         self.sim.setCollisionFilterGroupMask(chosen.body, -1, _COLLIDE_GROUP, _COLLIDE_MASK)
+        # No sleeping: its hidden timers survive re-posing (see PandaRobot).
+        self.sim.changeDynamics(chosen.body, -1, activationState=self.sim.ACTIVATION_STATE_DISABLE_SLEEPING)
         self.sim.changeDynamics(
             chosen.body, -1, mass=mass, lateralFriction=friction, spinningFriction=0.001, rollingFriction=0.0
         )

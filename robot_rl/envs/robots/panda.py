@@ -57,6 +57,7 @@ _UPPER = (2.9671, 1.8326, 2.9671, 0.0, 2.9671, 3.8223, 2.9671, FINGER_TRAVEL, FI
 _RANGES = tuple(u - lo for u, lo in zip(_UPPER, _LOWER, strict=True))
 _LOWER_ARM, _UPPER_ARM = np.array(_LOWER[:7]), np.array(_UPPER[:7])
 _ORIGIN = (0.0, 0.0, 0.0)
+_DAMPING = IK_DAMPING * IK_DAMPING * np.eye(6)
 _ZEROS = (0.0,) * len(MOTOR_JOINTS)
 _SEED_POSE = (0.0, -0.2, 0.0, -2.4, 0.0, 2.2, 0.785, FINGER_TRAVEL, FINGER_TRAVEL)
 
@@ -167,6 +168,9 @@ class PandaRobot(Robot):
         self.body = sim.load_urdf("franka_panda/panda.urdf", [0, 0, 0], useFixedBase=True)
         for link in FINGER_JOINTS:
             sim.changeDynamics(self.body, link, lateralFriction=1.0, spinningFriction=0.001)
+        # Bullet's sleeping keeps hidden per-body timers that re-posing does not reset; an RL
+        # episode is short and always moving, so sleeping only buys nondeterminism risk.
+        sim.changeDynamics(self.body, -1, activationState=sim.ACTIVATION_STATE_DISABLE_SLEEPING)
         self.workspace_low = np.array(workspace.low, np.float64)
         self.workspace_high = np.array(workspace.high, np.float64)
         self.start_position = np.array(start_position, np.float64)
@@ -253,16 +257,14 @@ class PandaRobot(Robot):
         step closes the rest. The null-space term pulls the elbow towards the start pose.
         """
         linear, angular = self.sim.calculateJacobian(self.body, EE_LINK, _ORIGIN, self._q, _ZEROS, _ZEROS)
-        jacobian = np.array((*linear, *angular))[:, :7]
+        jacobian = np.array(linear + angular)[:, :7]
         error = np.empty(6)
         error[:3] = position - self._ee_pos
         error[3:] = orientation_error(down_quaternion(yaw), self._ee_quat)
-        gram = jacobian @ jacobian.T
-        gram[np.diag_indices(6)] += IK_DAMPING * IK_DAMPING
-        pseudo_inverse = jacobian.T @ np.linalg.inv(gram)
         q = np.array(self._q[:7])
         pull = NULL_SPACE_GAIN * (self._rest_arm - q)
-        step = pseudo_inverse @ error + pull - pseudo_inverse @ (jacobian @ pull)
+        # J+ e + (I - J+ J) pull  ==  J^T (J J^T + d^2 I)^-1 (e - J pull) + pull: one 6x6 solve.
+        step = jacobian.T @ np.linalg.solve(jacobian @ jacobian.T + _DAMPING, error - jacobian @ pull) + pull
         return np.minimum(np.maximum(q + step, _LOWER_ARM), _UPPER_ARM)
 
     # ------------------------------------------------------------------ state
