@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import shutil
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,9 @@ def write_onnx(module: Any, spec: PolicySpec, path: Path) -> None:
 
     names = [i.name for i in spec.inputs]
     axes = {n: {0: "batch"} for n in [*names, "action"]}
-    with torch.no_grad():
+    # The legacy exporter is deliberate: the dynamo exporter needs onnxscript (not a dependency).
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
         torch.onnx.export(
             module,
             example_inputs(spec),
@@ -173,9 +176,23 @@ def write_torchscript(module: Any, spec: PolicySpec, path: Path) -> None:
 
     from robot_rl.deploy.graph import example_inputs
 
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*deprecated.*", category=DeprecationWarning)
         traced = torch.jit.trace(module, example_inputs(spec, batch=2))
     traced.save(str(path))
+
+
+def load_torchscript(path: Path) -> Any:
+    """``torch.jit.load`` on CPU, without torch 2.13's TorchScript deprecation warning.
+
+    TorchScript is deprecated in favour of ``torch.export``, but it is still the format C++
+    (libtorch) controllers load, which is why the bundle ships it.
+    """
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*deprecated.*", category=DeprecationWarning)
+        return torch.jit.load(str(path), map_location="cpu")
 
 
 def _env_layouts(env: Any, spec: PolicySpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:

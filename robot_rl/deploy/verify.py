@@ -128,7 +128,11 @@ def _check_onnx(report: VerifyReport, bundle: Path, manifest: dict[str, Any]) ->
     import onnx
 
     path = bundle / "policy.onnx"
-    model = onnx.load(str(path), load_external_data=False)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError, OSError, ...: report, do not crash
+        report.add("onnx.checker", False, f"cannot load policy.onnx: {type(exc).__name__}: {exc}")
+        return
     try:
         onnx.checker.check_model(model, full_check=True)
         report.add("onnx.checker", True, f"ir {model.ir_version}, producer {model.producer_name}")
@@ -170,7 +174,9 @@ def _parity_torchscript(
 ) -> None:
     import torch
 
-    module = torch.jit.load(str(bundle / "policy.pt"), map_location="cpu")
+    from robot_rl.deploy.export import load_torchscript
+
+    module = load_torchscript(bundle / "policy.pt")
     with torch.no_grad():
         out = module(*(torch.from_numpy(golden[f"obs__{n}"]) for n in _input_names(manifest))).numpy()
     discrete = manifest["action"]["type"] == "discrete"

@@ -26,6 +26,7 @@ RUNS: dict[str, tuple[str, str, bool, int]] = {
     "dqn": ("dqn", "CartPole-v1", False, 300),
     "ppo_discrete_norm": ("ppo", "CartPole-v1", True, 256),
     "her_goal_norm": ("sac", TOY_GOAL_ID, True, 300),
+    "grasp_ppo_norm": ("ppo", "robot_rl/PandaGrasp-v0", True, 256),
 }
 
 
