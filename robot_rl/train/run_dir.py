@@ -171,11 +171,26 @@ def resolve_model(path: str | Path, which: str = "best") -> tuple[Path, Path, Pa
     return run_dir, model, vecnorm if vecnorm is not None and vecnorm.is_file() else None
 
 
+def _inference_objects(info: dict[str, Any]) -> dict[str, Any]:
+    """``custom_objects`` for loading an off-policy model for inference: a one-slot replay buffer
+    (no memory for a buffer nobody fills) and, for HER models, a plain Dict buffer (SB3's
+    ``HerReplayBuffer`` cannot be built without an env)."""
+    if info["algo"] == "ppo":
+        return {}
+    objects: dict[str, Any] = {"buffer_size": 1}
+    if info.get("goal_env"):
+        from stable_baselines3.common.buffers import DictReplayBuffer
+
+        objects |= {"replay_buffer_class": DictReplayBuffer, "replay_buffer_kwargs": {}}
+    return objects
+
+
 def load_run(path: str | Path, which: str = "best") -> LoadedRun:
     """Load a run directory (or a bare ``.zip`` with ``run.json`` next to it).
 
     ``which="best"`` loads ``best_model.zip`` + ``best_vecnormalize.pkl`` and falls back to the
-    final model when there is no best one.
+    final model when there is no best one. The model is for inference (off-policy learners get a
+    one-slot replay buffer); training continues with ``robot-rl train --resume``.
 
     Raises:
         FileNotFoundError: Missing run directory, model, ``run.json`` or normalization file.
@@ -192,7 +207,9 @@ def load_run(path: str | Path, which: str = "best") -> LoadedRun:
             raise ValueError(f"{run_dir / RUN_JSON} lacks {key!r}")
     if info.get("normalize") and vecnorm_path is None:
         raise FileNotFoundError(f"run.json says normalize=true but no matching {VECNORM} in {run_dir}")
-    model = algo_class(info["algo"]).load(str(model_path), device="cpu")
+    model = algo_class(info["algo"]).load(
+        str(model_path), device="cpu", custom_objects=_inference_objects(info)
+    )
     vecnormalize = None
     if vecnorm_path is not None:
         with vecnorm_path.open("rb") as fh:

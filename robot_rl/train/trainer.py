@@ -62,7 +62,16 @@ def check_env(cfg: Config) -> tuple[Any, Any]:
         except TypeError as exc:
             raise ValueError(f"env.kwargs {kwargs} rejected by {cfg.env.id}: {exc}") from exc
         spaces = env.observation_space, env.action_space
+        episode_steps = getattr(env.unwrapped, "max_episode_steps", None) or (
+            env.spec and env.spec.max_episode_steps
+        )
         env.close()
+    starts = int(cfg.algo.kwargs.get("learning_starts", 100))
+    if cfg.algo.her.enabled and episode_steps and starts < cfg.env.n_envs * episode_steps:
+        raise ValueError(
+            f"algo.kwargs.learning_starts={starts} is too small for HER: it must be >= n_envs x episode "
+            f"length = {cfg.env.n_envs} x {episode_steps} so that the first episodes are complete"
+        )
     return spaces
 
 

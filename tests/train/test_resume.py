@@ -1,0 +1,121 @@
+"""Kill -9 mid-training, ``--resume``: counter, optimizer, VecNormalize and replay buffer continue.
+Ctrl-C (SIGINT) saves a checkpoint and exits cleanly with status ``interrupted``."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from robot_rl.train.callbacks import latest_checkpoint
+from tests.train.conftest import pendulum_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(config: Path, run: Path, *extra: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "robot_rl", "train", str(config), "--run-dir", str(run), *extra]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_for_checkpoint(
+    run: Path, proc: subprocess.Popen[bytes], min_steps: int, timeout: float = 120
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pointer = run / "checkpoints" / "latest.json"
+        if pointer.is_file() and json.loads(pointer.read_text())["num_timesteps"] >= min_steps:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"training exited early: {proc.stdout.read().decode() if proc.stdout else ''}"
+            )
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("no checkpoint in time")
+
+
+def checkpoint_figures(ckpt: Path) -> dict[str, Any]:
+    """Timestep counter, Adam step count, VecNormalize count and replay-buffer position of a checkpoint."""
+    from stable_baselines3 import SAC
+
+    model = SAC.load(ckpt / "model.zip", device="cpu")
+    with (ckpt / "vecnormalize.pkl").open("rb") as fh:
+        vecnorm = pickle.load(fh)
+    with (ckpt / "replay_buffer.pkl").open("rb") as fh:
+        buffer = pickle.load(fh)
+    adam = model.actor.optimizer.state_dict()["state"]
+    return {
+        "steps": model.num_timesteps,
+        "adam_step": float(torch.as_tensor(adam[0]["step"])),
+        "obs_count": float(vecnorm.obs_rms.count),
+        "buffer_pos": int(buffer.pos),
+        "buffer_first": buffer.observations[0].copy(),
+    }
+
+
+def test_sigkill_then_resume_continues_every_statistic(tmp_path: Path, write_config) -> None:
+    raw = pendulum_config(total_timesteps=1_000_000, checkpoint_freq=300, eval_freq=0)
+    config, run = write_config(raw), tmp_path / "run"
+    proc = start(config, run)
+    wait_for_checkpoint(run, proc, 600)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    ckpt = latest_checkpoint(run / "checkpoints")
+    assert ckpt is not None
+    before = checkpoint_figures(ckpt)
+    assert json.loads((run / "run.json").read_text())["status"] == "running"
+    target = before["steps"] + 400
+    resumed = subprocess.run(
+        [sys.executable, "-m", "robot_rl", "train", "--resume", "--run-dir", str(run),
+         "--set", f"train.total_timesteps={target}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "finished" and info["num_timesteps"] == target
+    assert info["resumed_from"] == before["steps"]
+    after = checkpoint_figures(latest_checkpoint(run / "checkpoints"))  # type: ignore[arg-type]
+    assert after["steps"] == target
+    assert after["obs_count"] == pytest.approx(before["obs_count"] + 400, abs=2)  # stats kept, not reset
+    assert after["buffer_pos"] == before["buffer_pos"] + 200  # 2 envs: 200 vector steps appended
+    assert (after["buffer_first"] == before["buffer_first"]).all()  # old transitions still there
+    assert after["adam_step"] == before["adam_step"] + 200  # optimizer state continued (1 update / vec step)
+    assert len((run / "command.txt").read_text().splitlines()) == 2
+    assert (run / "logs" / f"resume_{before['steps']:010d}" / "progress.csv").is_file()
+
+
+def test_resume_without_a_run_is_an_error(tmp_path: Path) -> None:
+    from robot_rl.cli import main
+
+    assert main(["train", "--resume", "--run-dir", str(tmp_path / "none")]) == 2
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path, write_config) -> None:
+    raw = pendulum_config(total_timesteps=1_000_000, checkpoint_freq=10_000_000, eval_freq=0)
+    raw["env"]["vec_env"] = "subproc"
+    config, run = write_config(raw), tmp_path / "run"
+    proc = start(config, run)
+    deadline = time.monotonic() + 120
+    while not list((run / "logs").glob("progress.csv")) or time.monotonic() < deadline - 115:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out and "interrupted at" in out
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "interrupted" and info["num_timesteps"] > 0
+    ckpt = latest_checkpoint(run / "checkpoints")
+    assert ckpt is not None and ckpt.name == f"step_{info['num_timesteps']:010d}"
+    assert (run / "model.zip").is_file() and (run / "vecnormalize.pkl").is_file()
