@@ -67,11 +67,11 @@ def test_load_run_best_and_final(trained: Path) -> None:
 def test_load_run_errors(trained: Path, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         rd.load_run(tmp_path / "nothing")
-    with pytest.raises(FileNotFoundError, match="has no model.zip"):
+    with pytest.raises(FileNotFoundError, match=r"has no model\.zip"):
         rd.load_run(tmp_path)
     lone = tmp_path / "lone.zip"
     lone.write_bytes((trained / "model.zip").read_bytes())
-    with pytest.raises(FileNotFoundError, match="run.json not found"):
+    with pytest.raises(FileNotFoundError, match=r"run\.json not found"):
         rd.load_run(lone)
     with pytest.raises(ValueError, match="which='last'"):
         rd.load_run(trained, which="last")
