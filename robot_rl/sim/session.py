@@ -13,6 +13,7 @@ it on the instance, so repeated calls are plain attribute lookups.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import sys
@@ -20,32 +21,42 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 
+def _flush_c_stdio() -> None:
+    """Flush C stdio buffers: with stdout on a pipe, printf output sits there until exit."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).fflush(None)
+
+
 @contextlib.contextmanager
 def suppress_c_output(enabled: bool = True) -> Iterator[None]:
-    """Silence what C code writes to the process's stdout (fd 1) inside the block.
+    """Silence what C code writes to the process's stdout and stderr (fds 1, 2) inside the block.
 
-    PyBullet prints build banners and URDF warnings from C, which Python's ``sys.stdout``
-    redirection cannot catch. The file descriptor is pointed at ``/dev/null`` and restored.
-    Set ``ROBOT_RL_VERBOSE_BULLET=1`` to see the messages.
+    PyBullet prints its build banner (stderr) and URDF warnings (stdout) from C, which Python's
+    ``sys.stdout`` redirection cannot catch. Both file descriptors are pointed at ``/dev/null``
+    and restored; PyBullet's real errors still arrive as Python exceptions. Set
+    ``ROBOT_RL_VERBOSE_BULLET=1`` to see the messages.
     """
     if not enabled or os.environ.get("ROBOT_RL_VERBOSE_BULLET") == "1":
         yield
         return
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # e.g. a stdout replaced by an object without fd
-        fd = 1
-    sys.stdout.flush()
-    saved = os.dup(fd)
+    streams = [sys.stdout, sys.stderr]
+    for stream in streams:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    saved = [os.dup(fd) for fd in (1, 2)]
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, fd)
+        for fd in (1, 2):
+            os.dup2(devnull, fd)
         yield
     finally:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdout.flush()
-        os.dup2(saved, fd)
-        os.close(saved)
+        _flush_c_stdio()
+        for stream in streams:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
         os.close(devnull)
 
 

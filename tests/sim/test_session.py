@@ -57,3 +57,21 @@ def test_session_works_in_a_spawned_process():
     p.start()
     p.join(60)
     assert q.get(timeout=5) is True
+
+
+def test_pybullet_banner_and_urdf_chatter_stay_out_of_the_terminal():
+    import subprocess
+    import sys
+
+    code = (
+        "from robot_rl.sim.session import PyBulletSession\n"
+        "s = PyBulletSession()\n"
+        "s.load_urdf('franka_panda/panda.urdf', useFixedBase=True)\n"
+        "s.step(10)\n"
+        "s.close()\n"
+        "print('ok')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "ok\n"
+    assert "pybullet build time" not in r.stderr and r.stderr == ""
