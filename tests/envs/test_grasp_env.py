@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -202,3 +204,15 @@ def test_domain_randomization_switches_everything_on() -> None:
         assert environment.observation_space.contains(obs)  # noise is clipped into the bounds
     finally:
         environment.close()
+
+
+def test_docs_tables_match_the_layouts(env: PandaGraspEnv) -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "grasp.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| (\d+):(\d+) \|", docs, flags=re.MULTILINE)
+    documented = [(name, int(start), int(stop)) for name, start, stop in rows]
+    expected = [
+        (f.name, layout.slice(f.name).start, layout.slice(f.name).stop)
+        for layout in (env.action_layout, env.obs_layout)
+        for f in layout.fields
+    ]
+    assert documented == expected
