@@ -107,6 +107,9 @@ class SafetyConfig:
             raise ValueError(f"safety max_delta_per_step must be > 0, got {self.max_delta_per_step}")
         if not self.watchdog_timeout_s > 0:
             raise ValueError(f"safety watchdog_timeout_s must be > 0 seconds, got {self.watchdog_timeout_s}")
+        if self.discrete and not 0 <= self.safe_action[0] < self.n_actions:
+            index = self.safe_action[0]
+            raise ValueError(f"safe_action index {index:g} must be in [0, {self.n_actions - 1}]")
         finite = self.safe_action[np.isfinite(self.safe_action)]
         lo, hi = (
             self.action_low[np.isfinite(self.safe_action)],
@@ -116,8 +119,6 @@ class SafetyConfig:
             raise ValueError(
                 f"safe_action {self.safe_action} lies outside [{self.action_low}, {self.action_high}]"
             )
-        if self.discrete and not 0 <= self.safe_action[0] < self.n_actions:
-            raise ValueError(f"safe_action index {self.safe_action[0]} must be in [0, {self.n_actions - 1}]")
 
     @classmethod
     def from_manifest(

@@ -1,0 +1,200 @@
+"""ControlLoop (deadline scheduling, overruns, safe shutdown) and SimHardware fault injection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from robot_rl.deploy.commands_deploy import deploy_sim
+from robot_rl.deploy.hardware import HardwareInterface, SimFaults, SimHardware
+from robot_rl.deploy.loop import ControlLoop
+from robot_rl.deploy.runtime import PolicyRunner
+from robot_rl.deploy.safety import Flag, SafetyConfig, SafetyFilter
+
+MANIFEST: dict[str, Any] = {
+    "env": {"id": "fake", "control_period_s": 0.01},
+    "action": {"type": "box", "size": 1, "low": [-1.0], "high": [1.0]},
+}
+
+
+class FakeClock:
+    """Simulated time: sleep advances it; work advances it by what the test says."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.t += seconds
+
+
+class FakeHardware:
+    def __init__(self, clock: FakeClock, fail_at: int | None = None) -> None:
+        self.clock, self.fail_at = clock, fail_at
+        self.reads: list[float] = []
+        self.writes: list[Any] = []
+        self.stopped = False
+
+    def read_observation(self) -> tuple[Any, float]:
+        self.reads.append(self.clock())
+        return np.zeros(2, np.float32), self.clock()
+
+    def write_action(self, action: Any) -> None:
+        if self.fail_at is not None and len(self.writes) == self.fail_at:
+            raise OSError("bus error")
+        self.writes.append(np.array(action))
+
+    def safe_stop(self) -> None:
+        self.stopped = True
+
+
+def make_loop(
+    compute: Callable[[int], float], fail_at: int | None = None
+) -> tuple[ControlLoop, FakeHardware, FakeClock]:
+    clock = FakeClock()
+    hw = FakeHardware(clock, fail_at)
+    calls = {"n": 0}
+
+    def policy(obs: Any) -> Any:
+        clock.t += compute(calls["n"])
+        calls["n"] += 1
+        return np.array([0.5], np.float32)
+
+    safety = SafetyFilter(SafetyConfig.from_manifest(MANIFEST, {"watchdog_timeout_s": 1.0}))
+    return ControlLoop(policy, safety, hw, 100.0, clock=clock, sleep=clock.sleep), hw, clock
+
+
+def test_sim_hardware_is_a_hardware_interface() -> None:
+    env = gym.make("Pendulum-v1")
+    assert isinstance(SimHardware(env), HardwareInterface)
+    env.close()
+
+
+def test_deadline_scheduling_does_not_drift() -> None:
+    loop, hw, _ = make_loop(lambda k: 0.003)  # 3 ms of compute in a 10 ms period
+    stats = loop.run(duration_s=1.0)
+    starts = np.array(hw.reads) - hw.reads[0]
+    assert stats.steps == 100 and stats.overruns == 0 and stats.stop_reason == "duration"
+    assert np.allclose(starts, np.arange(100) * 0.01, atol=1e-9)  # sleep-after-compute would end at 1.3 s
+    assert stats.duration_s == pytest.approx(1.0) and stats.achieved_hz == pytest.approx(100.0)
+    assert stats.compute_us["p50"] == pytest.approx(3000.0)
+
+
+def test_overrun_is_counted_and_schedule_stays_on_grid() -> None:
+    loop, hw, _ = make_loop(lambda k: 0.025 if k == 5 else 0.001)
+    stats = loop.run(max_steps=20)
+    starts = (np.array(hw.reads) - hw.reads[0]) / 0.01
+    assert stats.overruns == 1 and stats.steps == 20
+    assert np.allclose(starts, np.round(starts), atol=1e-6)  # every tick starts on the 10 ms grid
+    assert starts[6] == pytest.approx(8.0)  # tick 5 ran 5..7.6 periods: the next slot is 8
+
+
+def test_shutdown_writes_safe_action_and_stops() -> None:
+    loop, hw, _ = make_loop(lambda k: 0.001)
+    loop.run(max_steps=5)
+    assert len(hw.writes) == 6 and np.allclose(hw.writes[-1], 0.0) and hw.stopped
+    assert np.allclose(hw.writes[0], 0.5)
+
+
+def test_hardware_failure_still_ends_in_safe_stop() -> None:
+    loop, hw, _ = make_loop(lambda k: 0.001, fail_at=3)
+    with pytest.raises(OSError, match="bus error"):
+        loop.run(max_steps=10)
+    assert hw.stopped
+
+
+def test_policy_exception_gives_safe_action_and_flag() -> None:
+    clock = FakeClock()
+    hw = FakeHardware(clock)
+
+    def broken(obs: Any) -> Any:
+        raise RuntimeError("onnxruntime failed")
+
+    safety = SafetyFilter(SafetyConfig.from_manifest(MANIFEST, {"max_consecutive_faults": 100}))
+    loop = ControlLoop(broken, safety, hw, 100.0, clock=clock, sleep=clock.sleep)
+    stats = loop.run(max_steps=3)
+    assert stats.faults == {"POLICY_ERROR": 3} and all(np.allclose(w, 0.0) for w in hw.writes)
+    assert isinstance(loop.last_error, RuntimeError) and hw.stopped
+
+
+def test_run_arguments_are_checked() -> None:
+    loop, _, _ = make_loop(lambda k: 0.0)
+    with pytest.raises(ValueError, match="duration_s"):
+        loop.run()
+    with pytest.raises(ValueError, match="must be > 0"):
+        loop.run(duration_s=-1)
+    with pytest.raises(ValueError, match="rate_hz"):
+        ControlLoop(lambda o: o, loop.safety, loop.hardware, 0.0)
+
+
+def _sim_loop(bundle: Path, faults: SimFaults, seconds: float) -> tuple[Any, SimHardware, SafetyFilter]:
+    runner = PolicyRunner(bundle)
+    env = gym.make(runner.manifest["env"]["id"])
+    hw = SimHardware(env, seed=3, faults=faults)
+    filt = SafetyFilter(SafetyConfig.from_manifest(runner.manifest, {"watchdog_timeout_s": 0.05}))
+    try:
+        stats = ControlLoop(runner.act, filt, hw, 100.0).run(duration_s=seconds)
+    finally:
+        hw.close()
+    return stats, hw, filt
+
+
+def test_sim_nan_sensor_is_caught(make_bundle: Callable[[str], Path]) -> None:
+    stats, hw, filt = _sim_loop(make_bundle("ppo_norm"), SimFaults(nan_steps={5, 6}), 0.3)
+    assert stats.faults.get("NONFINITE_OBS") == 2 and not stats.latched
+    assert [r.step for r in filt.records if r.raw_action is None] == [5, 6]
+    assert all(np.all(np.isfinite(a)) for a in hw.actions)
+    assert hw.stopped and stats.steps >= 25
+
+
+def test_sim_stale_observations_latch_the_watchdog(make_bundle: Callable[[str], Path]) -> None:
+    stats, hw, filt = _sim_loop(make_bundle("ppo_norm"), SimFaults(stale_steps=set(range(10, 30))), 0.4)
+    assert stats.latched == ["WATCHDOG_STOP"] and stats.faults["STALE_OBS"] >= 1
+    stopped = [r.step for r in filt.records if r.flags & Flag.WATCHDOG_STOP]
+    assert 10 < stopped[0] < 30  # the observation froze at step 10; 50 ms later the watchdog fired
+    assert stopped == list(range(stopped[0], len(filt.records)))  # latched to the end
+    assert all(np.allclose(hw.actions[k], 0.0) for k in stopped)
+
+
+def test_sim_slow_policy_causes_counted_overruns(make_bundle: Callable[[str], Path]) -> None:
+    stats, _, _ = _sim_loop(make_bundle("ppo_norm"), SimFaults(slow_steps={5, 15}, slow_s=0.03), 0.4)
+    assert stats.overruns >= 2 and stats.compute_us["max"] >= 30_000
+
+
+def test_deploy_grasp_with_shipped_config(make_bundle: Callable[[str], Path]) -> None:
+    """The whole stack on the PyBullet grasp env with launch/deploy_grasp.yaml limits."""
+    stats, summary, hz = deploy_sim(
+        make_bundle("grasp_ppo_norm"), 1.0, Path("launch/deploy_grasp.yaml"), None
+    )
+    assert hz == 100.0 and 80 <= stats.steps <= 101
+    assert summary["steps"] == stats.steps + 1  # + the safe action written on shutdown
+    assert set(stats.faults) <= {"CLIPPED", "SLEW_LIMITED"}
+
+
+def test_grasp_limits_reach_the_env(make_bundle: Callable[[str], Path]) -> None:
+    from robot_rl.deploy.deploy_config import load_deploy_config
+
+    runner = PolicyRunner(make_bundle("grasp_ppo_norm"))
+    config = load_deploy_config(Path("launch/deploy_grasp.yaml"))
+    filt = SafetyFilter(SafetyConfig.from_manifest(runner.manifest, config.safety))
+    hw = SimHardware(gym.make("robot_rl/PandaGrasp-v0"), seed=1)
+
+    def wild(obs: Any) -> Any:  # a policy gone mad: full-scale alternating commands
+        return np.where(len(hw.actions) % 2, 1.0, -1.0) * np.ones(5, np.float32)
+
+    try:
+        ControlLoop(wild, filt, hw, 200.0).run(max_steps=20)
+    finally:
+        hw.close()
+    actions = np.array(hw.actions[:-1])
+    assert np.all(np.abs(actions[:, :3]) <= 0.8 + 1e-6)
+    assert np.all(np.abs(np.diff(actions, axis=0))[:, :4] <= 0.5 + 1e-6)
+    assert filt.fault_counts["SLEW_LIMITED"] >= 19
