@@ -101,15 +101,19 @@ def _layers_c(spec: PolicySpec) -> tuple[str, str, int]:
     src, dst = "x", "y"
     for k, layer in enumerate(spec.layers):
         n_out, n_in = layer.weight.shape
-        consts.append(f"static const float W{k}[{n_out * n_in}] = {{\n{_floats(layer.weight)}\n}};")
+        # Stored transposed (input-major): the inner loop is then an axpy over outputs, which
+        # compilers vectorize at -O2 without reassociating any sum (same order as a dot product).
+        consts.append(f"static const float WT{k}[{n_in * n_out}] = {{\n{_floats(layer.weight.T)}\n}};")
         consts.append(f"static const float B{k}[{n_out}] = {{\n{_floats(layer.bias)}\n}};")
         code.append(
             f"    /* layer {k}: {n_in} -> {n_out}, {layer.activation} */\n"
-            f"    for (i = 0; i < {n_out}; ++i) {{\n"
-            f"        float s = B{k}[i];\n"
-            f"        const float *w = &W{k}[i * {n_in}];\n"
-            f"        for (j = 0; j < {n_in}; ++j) s += w[j] * {src}[j];\n"
-            f"        {dst}[i] = {_activation_c(layer.activation, layer.alpha)};\n    }}"
+            f"    for (i = 0; i < {n_out}; ++i) {dst}[i] = B{k}[i];\n"
+            f"    for (j = 0; j < {n_in}; ++j) {{\n"
+            f"        const float xj = {src}[j];\n"
+            f"        const float *w = &WT{k}[j * {n_out}];\n"
+            f"        for (i = 0; i < {n_out}; ++i) {dst}[i] += w[i] * xj;\n    }}\n"
+            f"    for (i = 0; i < {n_out}; ++i) {{ const float s = {dst}[i]; {dst}[i] = "
+            f"{_activation_c(layer.activation, layer.alpha)}; }}"
         )
         src, dst = dst, src
     return "\n".join(consts), "\n".join(code), width if spec.layers else spec.obs_dim

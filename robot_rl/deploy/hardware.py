@@ -6,9 +6,11 @@ deploy stack (runtime, safety filter, control loop) runs end to end in tests and
 ``robot-rl deploy --hardware sim``. Each ``write_action`` advances the env one control step, so
 in sim mode simulated time runs at ``env.dt`` per loop tick, whatever the loop rate.
 
-Fault injection (:class:`SimFaults`): stale observations (the reported observation and its
-timestamp freeze while the robot keeps moving), NaN sensors (NaN in the observation) and a slow
-policy/driver (a sleep inside ``read_observation``, i.e. inside the loop's compute time).
+Observations are stamped with the read time (the simulation is paused between writes, so its
+state is current). Fault injection (:class:`SimFaults`): stale observations (the reported
+observation and its timestamp freeze while the robot keeps moving), NaN sensors (NaN in the
+observation) and a slow policy/driver (a sleep inside ``read_observation``, i.e. inside the
+loop's compute time).
 """
 
 from __future__ import annotations
@@ -98,8 +100,7 @@ class SimHardware:
         self.actions: list[Any] = []
         self._episode_seed = seed
         self._obs, _ = env.reset(seed=seed)
-        self._obs_time = clock()
-        self._reported = (self._obs, self._obs_time)
+        self._reported = (self._obs, clock())
         self._ret, self._len = 0.0, 0
 
     def read_observation(self) -> tuple[Any, float]:
@@ -107,7 +108,8 @@ class SimHardware:
         if k in self.faults.slow_steps:
             time.sleep(self.faults.slow_s)
         if k not in self.faults.stale_steps:
-            self._reported = (self._obs, self._obs_time)
+            # The simulation is paused between writes, so its state is current at read time.
+            self._reported = (self._obs, self.clock())
         obs, stamp = self._reported
         if k in self.faults.nan_steps:
             obs = _with_nan(obs, self.faults.nan_index)
@@ -127,7 +129,7 @@ class SimHardware:
             self._episode_seed += 1
             obs, _ = self.env.reset(seed=self._episode_seed)
             self._ret, self._len = 0.0, 0
-        self._obs, self._obs_time = obs, self.clock()
+        self._obs = obs
 
     def safe_stop(self) -> None:
         self.stopped = True

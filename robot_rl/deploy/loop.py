@@ -4,12 +4,14 @@ Deadlines are computed from the start time, ``deadline_k = t0 + k * period``, an
 until the next deadline; it never sleeps a fixed period *after* computing (which drifts by the
 compute time every tick). A tick whose work ends after its deadline is an overrun: it is counted
 and the schedule skips to the next deadline on the original grid (no burst of catch-up ticks, no
-phase drift). On exit (duration reached, :meth:`ControlLoop.stop`, an exception or Ctrl-C) the
+phase drift). Python's garbage collector is paused while the loop runs (a collection can take
+milliseconds). On exit (duration reached, :meth:`ControlLoop.stop`, an exception or Ctrl-C) the
 loop writes the safety filter's safe action and calls ``hardware.safe_stop()``.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 import time
@@ -112,6 +114,9 @@ class ControlLoop:
         if (duration_s is not None and not duration_s > 0) or (max_steps is not None and max_steps <= 0):
             raise ValueError(f"duration_s={duration_s} and max_steps={max_steps} must be > 0 when given")
         self._stop.clear()
+        gc_was_enabled = gc.isenabled()
+        gc.collect()
+        gc.disable()  # no collector pauses inside ticks; re-enabled (and run) on exit
         stats = LoopStats(self.rate_hz)
         compute, lateness = [], []
         start = self.clock()
@@ -141,8 +146,10 @@ class ControlLoop:
         except KeyboardInterrupt:
             stats.stop_reason = "interrupted"
         finally:
-            self._shutdown()
             stats.duration_s = self.clock() - start
+            if gc_was_enabled:
+                gc.enable()
+            self._shutdown()
         stats.compute_us = _percentiles(compute)
         stats.start_lateness_us = _percentiles(lateness)
         stats.faults = dict(self.safety.fault_counts)

@@ -84,7 +84,7 @@ def test_generated_c_has_no_malloc_and_only_libm(make_bundle: Callable[[str], Pa
     includes = [line for line in source.splitlines() if line.startswith("#include")]
     assert includes == ["#include <math.h>", '#include "policy.h"']
     code = source.split("*/", 1)[1]  # after the header comment
-    assert "alloc(" not in code and "static const float W0[" in code
+    assert "alloc(" not in code and "static const float WT0[" in code
     assert "int policy_act(const float *obs, float *action)" in source
 
 
