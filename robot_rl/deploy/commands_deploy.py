@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, help="loop rate in Hz (overrides the config)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first simulated episode")
     parser.add_argument(
+        "--realtime", type=int, metavar="PRIO", help="run the loop under SCHED_FIFO at this priority (1..99)"
+    )
+    parser.add_argument(
         "--inject",
         action="append",
         default=[],
@@ -57,8 +60,15 @@ def parse_faults(specs: list[str], slow_s: float) -> Any:
     return faults
 
 
-def deploy_sim(bundle: Path, duration_s: float, config_path: Path | None, rate: float | None,
-               seed: int = 0, faults: Any = None) -> tuple[Any, dict[str, Any], float]:  # fmt: skip
+def deploy_sim(
+    bundle: Path,
+    duration_s: float,
+    config_path: Path | None,
+    rate: float | None,
+    seed: int = 0,
+    faults: Any = None,
+    realtime: int | None = None,
+) -> tuple[Any, dict[str, Any], float]:
     """Run the bundle on SimHardware; returns (LoopStats, task summary, rate in Hz)."""
     from robot_rl.deploy.deploy_config import default_config_for, load_deploy_config
     from robot_rl.deploy.export import _make_env
@@ -78,7 +88,7 @@ def deploy_sim(bundle: Path, duration_s: float, config_path: Path | None, rate: 
         _make_env(runner.manifest["env"]["id"], runner.manifest["env"]["kwargs"]), seed, faults
     )
     try:
-        stats = ControlLoop(runner.act, safety, hardware, hz).run(duration_s=duration_s)
+        stats = ControlLoop(runner.act, safety, hardware, hz, realtime=realtime).run(duration_s=duration_s)
     finally:
         hardware.close()
     return stats, hardware.summary(), hz
@@ -111,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.duration > 0:
         raise ValueError(f"--duration must be > 0 seconds, got {args.duration}")
     faults = parse_faults(args.inject, slow_s=0.05)
-    stats, summary, _ = deploy_sim(args.bundle, args.duration, args.config, args.rate, args.seed, faults)
+    stats, summary, _ = deploy_sim(
+        args.bundle, args.duration, args.config, args.rate, args.seed, faults, args.realtime
+    )
     print(format_stats(stats, summary))
     return 0

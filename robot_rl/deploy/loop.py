@@ -11,11 +11,13 @@ loop writes the safety filter's safe action and calls ``hardware.safe_stop()``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,34 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+@contextlib.contextmanager
+def realtime_priority(priority: int | None) -> Iterator[None]:
+    """Run the block under ``SCHED_FIFO`` at ``priority`` (1..99), restoring the old policy after.
+
+    ``None`` does nothing. Needs CAP_SYS_NICE (root, or an rtprio limit in
+    /etc/security/limits.conf), as on a robot computer running a real-time loop.
+
+    Raises:
+        ValueError: priority out of range, or the OS refused (message says what to grant).
+    """
+    if priority is None:
+        yield
+        return
+    if not 1 <= priority <= 99:
+        raise ValueError(f"realtime priority {priority} is not accepted; expected 1..99 (SCHED_FIFO)")
+    old_policy, old_param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, AttributeError) as exc:
+        raise ValueError(
+            f"cannot switch to SCHED_FIFO ({exc}); run as root or grant an rtprio limit"
+        ) from exc
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, old_policy, old_param)
+
+
 class ControlLoop:
     """Run ``policy`` on ``hardware`` at ``rate_hz`` through ``safety`` (see module docstring).
 
@@ -65,6 +95,7 @@ class ControlLoop:
         hardware: A :class:`~robot_rl.deploy.hardware.HardwareInterface`.
         rate_hz: Loop rate in Hz (> 0).
         clock: Monotonic clock in seconds; ``sleep``: sleeps seconds (both injectable for tests).
+        realtime: ``SCHED_FIFO`` priority (1..99) while running, or ``None`` (normal scheduling).
     """
 
     def __init__(
@@ -75,6 +106,7 @@ class ControlLoop:
         rate_hz: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        realtime: int | None = None,
     ) -> None:
         if not (isinstance(rate_hz, int | float) and math.isfinite(rate_hz) and rate_hz > 0):
             raise ValueError(f"rate_hz={rate_hz!r} is not accepted; expected a finite number > 0")
@@ -82,6 +114,7 @@ class ControlLoop:
         self.rate_hz = float(rate_hz)
         self.period = 1.0 / self.rate_hz
         self.clock, self.sleep = clock, sleep
+        self.realtime = realtime
         self._stop = threading.Event()
         self.last_error: BaseException | None = None
 
@@ -116,33 +149,14 @@ class ControlLoop:
         self._stop.clear()
         gc_was_enabled = gc.isenabled()
         gc.collect()
-        gc.disable()  # no collector pauses inside ticks; re-enabled (and run) on exit
+        gc.disable()  # no collector pauses inside ticks; re-enabled on exit
         stats = LoopStats(self.rate_hz)
-        compute, lateness = [], []
+        compute: list[float] = []
+        lateness: list[float] = []
         start = self.clock()
-        deadline = start + self.period
-        scheduled = start
         try:
-            while not self._stop.is_set():
-                if duration_s is not None and scheduled - start >= duration_s - 1e-9:
-                    stats.stop_reason = "duration"
-                    break
-                t0 = self.clock()
-                lateness.append(t0 - scheduled)
-                self.tick(t0)
-                stats.steps += 1
-                now = self.clock()
-                compute.append(now - t0)
-                if now > deadline:
-                    stats.overruns += 1
-                    deadline += math.ceil((now - deadline) / self.period) * self.period
-                if max_steps is not None and stats.steps >= max_steps:
-                    stats.stop_reason = "max_steps"
-                    break
-                self.sleep(max(deadline - self.clock(), 0.0))
-                scheduled, deadline = deadline, deadline + self.period
-            else:
-                stats.stop_reason = "stop requested"
+            with realtime_priority(self.realtime):
+                stats.stop_reason = self._ticks(stats, start, duration_s, max_steps, compute, lateness)
         except KeyboardInterrupt:
             stats.stop_reason = "interrupted"
         finally:
@@ -155,6 +169,29 @@ class ControlLoop:
         stats.faults = dict(self.safety.fault_counts)
         stats.latched = Flag.names(self.safety.latched)
         return stats
+
+    def _ticks(self, stats: LoopStats, start: float, duration_s: float | None, max_steps: int | None,
+               compute: list[float], lateness: list[float]) -> str:  # fmt: skip
+        """The scheduling loop; tick ``slot`` is due at ``start + slot * period``. Returns why it ended."""
+        slot = 0
+        while not self._stop.is_set():
+            scheduled = start + slot * self.period
+            if duration_s is not None and scheduled - start >= duration_s - 1e-9:
+                return "duration"
+            t0 = self.clock()
+            lateness.append(t0 - scheduled)
+            self.tick(t0)
+            stats.steps += 1
+            now = self.clock()
+            compute.append(now - t0)
+            slot += 1
+            if now > start + slot * self.period:  # overrun: skip to the next slot on the grid
+                stats.overruns += 1
+                slot = math.ceil((now - start) / self.period)
+            if max_steps is not None and stats.steps >= max_steps:
+                return "max_steps"
+            self.sleep(max(start + slot * self.period - self.clock(), 0.0))
+        return "stop requested"
 
     def _shutdown(self) -> None:
         """Safe action, then the hardware's safe stop (both always attempted)."""

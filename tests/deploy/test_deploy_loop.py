@@ -198,3 +198,19 @@ def test_grasp_limits_reach_the_env(make_bundle: Callable[[str], Path]) -> None:
     assert np.all(np.abs(actions[:, :3]) <= 0.8 + 1e-6)
     assert np.all(np.abs(np.diff(actions, axis=0))[:, :4] <= 0.5 + 1e-6)
     assert filt.fault_counts["SLEW_LIMITED"] >= 19
+
+
+def test_realtime_priority_is_validated_and_restored() -> None:
+    import os
+
+    from robot_rl.deploy.loop import realtime_priority
+
+    with pytest.raises(ValueError, match=r"1\.\.99"), realtime_priority(0):
+        pass
+    before = os.sched_getscheduler(0)
+    try:
+        with realtime_priority(10):
+            assert os.sched_getscheduler(0) == os.SCHED_FIFO
+    except ValueError as exc:  # no CAP_SYS_NICE here: the message says what to grant
+        assert "rtprio" in str(exc)
+    assert os.sched_getscheduler(0) == before
