@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, help="deploy YAML (default: the shipped one for the env, if any)"
     )
+    parser.add_argument(
+        "--realtime", type=int, metavar="PRIO", help="run the loop under SCHED_FIFO at this priority (1..99)"
+    )
 
 
 def _line(name: str, lat: dict[str, float], period_s: float, target_us: float) -> str:
@@ -86,10 +89,12 @@ def run(args: argparse.Namespace) -> int:
         print(_line("C", lat["c"], period, C_P99_TARGET_US))
     if args.loop_seconds > 0:
         config = args.config or default_config_for(env_id)
-        print(
-            f"control loop at {args.rate:g} Hz for {args.loop_seconds:g} s on SimHardware (config: {config}):"
+        sched = "normal scheduling" if args.realtime is None else f"SCHED_FIFO priority {args.realtime}"
+        print(f"control loop at {args.rate:g} Hz for {args.loop_seconds:g} s on SimHardware, {sched}")
+        print(f"  deploy config: {config}")
+        stats, summary, _ = deploy_sim(
+            args.bundle, args.loop_seconds, config, args.rate, realtime=args.realtime
         )
-        stats, summary, _ = deploy_sim(args.bundle, args.loop_seconds, config, args.rate)
         print("  " + format_stats(stats, summary).replace("\n", "\n  "))
         verdict = (
             "holds" if stats.overruns == 0 and stats.achieved_hz >= 0.99 * args.rate else "does NOT hold"
