@@ -88,6 +88,7 @@ def deploy_sim(
         _make_env(runner.manifest["env"]["id"], runner.manifest["env"]["kwargs"]), seed, faults
     )
     try:
+        runner.act(hardware.read_observation()[0])  # warm-up: ONNX Runtime's first run allocates
         stats = ControlLoop(runner.act, safety, hardware, hz, realtime=realtime).run(duration_s=duration_s)
     finally:
         hardware.close()
@@ -96,14 +97,15 @@ def deploy_sim(
 
 def format_stats(stats: Any, summary: dict[str, Any]) -> str:
     """The deploy report: rate, overruns, compute time, faults, task outcome."""
-    c = stats.compute_us
+    c, late = stats.compute_us, stats.start_lateness_us
     rate = stats.achieved_hz
     lines = [
         f"loop: {stats.steps} ticks in {stats.duration_s:.2f} s = {rate:.2f} Hz "
         f"(target {stats.rate_hz:g} Hz, {rate / stats.rate_hz:.1%}), overruns {stats.overruns}, "
         f"stop: {stats.stop_reason}",
         f"compute per tick (read+policy+safety+write): p50 {c.get('p50', 0):.0f} us, "
-        f"p99 {c.get('p99', 0):.0f} us, max {c.get('max', 0):.0f} us; period {1e6 / stats.rate_hz:.0f} us",
+        f"p99 {c.get('p99', 0):.0f} us, max {c.get('max', 0):.0f} us; period {1e6 / stats.rate_hz:.0f} us; "
+        f"tick start lateness p99 {late.get('p99', 0):.0f} us, max {late.get('max', 0):.0f} us",
         f"safety: {stats.faults or 'no interventions'}; latched: {stats.latched or 'none'}",
     ]
     if summary["success_rate"] is not None:
