@@ -136,7 +136,11 @@ class MobileNavEnv(RobotTaskEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset; ``options={"layout_seed": s}`` pins the layout (``s`` must be in the split's range)."""
+        """Reset; ``options={"layout_seed": s}`` pins the layout (``s`` must be in the split's range).
+
+        ``info`` holds ``layout_seed`` (the map: :func:`~robot_rl.envs.nav_layout.generate_layout`
+        rebuilds it), ``geodesic_distance`` (m), and ``start`` / ``goal`` (world x, y in m).
+        """
         options = options or {}
         unknown = sorted(set(options) - set(RESET_OPTIONS))
         if unknown:
@@ -153,6 +157,8 @@ class MobileNavEnv(RobotTaskEnv):
         assert self.task.layout is not None and self.task.episode is not None
         info["layout_seed"] = self.task.layout.seed
         info["geodesic_distance"] = self.task.episode.geodesic
+        info["start"] = self.task.episode.start.copy()
+        info["goal"] = self.task.episode.goal.copy()
         return obs, info
 
     # ------------------------------------------------------------------ rendering
