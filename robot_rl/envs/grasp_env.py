@@ -10,6 +10,8 @@ yaw rate (1.0 = 0.1 rad per control step), gripper opening (-1 closed ... +1 ope
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -41,14 +43,38 @@ DR_OBS_NOISE_STD = 0.002
 DR_ACTION_LATENCY_STEPS = 1
 #: Render sizes (width, height) in pixels.
 RENDER_SIZE = (480, 360)
-_CAMERA = {
+#: Cameras (yaw/pitch in degrees, distance in m): the observation camera frames the spawn area
+#: and the gripper above it; the render camera shows the whole arm.
+_OBS_CAMERA = {
     "cameraTargetPosition": [0.5, 0.0, 0.05],
     "distance": 0.9,
     "yaw": 50.0,
     "pitch": -35.0,
     "roll": 0.0,
 }
+_RENDER_CAMERA = {
+    "cameraTargetPosition": [0.3, 0.0, 0.2],
+    "distance": 1.5,
+    "yaw": 50.0,
+    "pitch": -30.0,
+    "roll": 0.0,
+}
 _DEPTH_NEAR, _DEPTH_FAR = 0.1, 2.0
+
+
+def _check_display(render_mode: str | None) -> None:
+    """Refuse ``render_mode="human"`` without a display: PyBullet's GUI would exit the process.
+
+    (On a headless Linux machine ``pybullet.connect(GUI)`` calls ``exit(1)``, killing e.g. a test
+    run or Gymnasium's ``check_env``, which builds an env for every render mode.)
+    """
+    if render_mode != "human" or not sys.platform.startswith("linux"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise RuntimeError(
+            "render_mode='human' opens the PyBullet GUI, which needs a display, and neither DISPLAY "
+            "nor WAYLAND_DISPLAY is set; use render_mode='rgb_array' (or None) on a headless machine"
+        )
 
 
 class PandaGraspEnv(RobotTaskEnv):
@@ -95,6 +121,7 @@ class PandaGraspEnv(RobotTaskEnv):
             raise ValueError(
                 f"image_size={image_size!r} is not accepted; expected an int in [36, 512] pixels"
             )
+        _check_display(render_mode)
         timing = SimTiming(physics_hz=physics_hz, control_hz=control_hz)
         check_range("max_episode_seconds", max_episode_seconds, low=timing.dt)
         sim = PyBulletSession("gui" if render_mode == "human" else "direct", physics_dt=timing.physics_dt)
@@ -110,13 +137,13 @@ class PandaGraspEnv(RobotTaskEnv):
         self._obs_low, self._obs_high = self.obs_layout.low, self.obs_layout.high
         self._goal_low, self._goal_high = -POSITION_BOUND, POSITION_BOUND
         if obs_mode == "rgbd":
-            self._image_matrices = self._camera(image_size, image_size)
+            self._image_matrices = self._camera(image_size, image_size, _OBS_CAMERA)
             image = spaces.Box(0, 255, (image_size, image_size, 4), np.uint8)
             if isinstance(self.observation_space, spaces.Dict):
                 self.observation_space = spaces.Dict({**self.observation_space.spaces, "rgbd": image})
             else:
                 self.observation_space = spaces.Dict({"state": self.observation_space, "rgbd": image})
-        self._render_matrices = self._camera(*RENDER_SIZE)
+        self._render_matrices = self._camera(*RENDER_SIZE, _RENDER_CAMERA)
 
     @classmethod
     def _reward_types(cls) -> list[str]:
@@ -137,7 +164,7 @@ class PandaGraspEnv(RobotTaskEnv):
         self.table = sim.load_urdf("table/table.urdf", [0.5, 0, TABLE_Z - 0.625], useFixedBase=True)
         robot = PandaRobot(
             sim, timing, workspace=WORKSPACE, start_position=START_POSITION,
-            pose_jitter=DR_POSE_JITTER if randomize else 0.0,
+            pose_jitter=DR_POSE_JITTER if randomize else 0.0, lowpoly_visuals=render_mode != "human",
         )  # fmt: skip
         objects = make_object_set(object_set, sim, RANDOMIZED_RANGES if randomize else DEFAULT_RANGES)
         task = self._task_class(
@@ -165,8 +192,8 @@ class PandaGraspEnv(RobotTaskEnv):
             obs = {**obs, "rgbd": image} if isinstance(obs, dict) else {"state": obs, "rgbd": image}
         return obs
 
-    def _camera(self, width: int, height: int) -> tuple[list[float], list[float]]:
-        view = self.sim.computeViewMatrixFromYawPitchRoll(upAxisIndex=2, **_CAMERA)
+    def _camera(self, width: int, height: int, pose: dict[str, Any]) -> tuple[list[float], list[float]]:
+        view = self.sim.computeViewMatrixFromYawPitchRoll(upAxisIndex=2, **pose)
         projection = self.sim.computeProjectionMatrixFOV(
             fov=45.0, aspect=width / height, nearVal=_DEPTH_NEAR, farVal=_DEPTH_FAR
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,3 +217,11 @@ def test_docs_tables_match_the_layouts(env: PandaGraspEnv) -> None:
         for f in layout.fields
     ]
     assert documented == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="display check is Linux-only")
+def test_human_render_without_a_display_raises_instead_of_exiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(RuntimeError, match=r"needs a display.*rgb_array"):
+        PandaGraspEnv(render_mode="human")
