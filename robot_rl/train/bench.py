@@ -115,29 +115,39 @@ def markdown(rows: list[dict[str, Any]], note: str) -> str:
     return "\n".join(lines) + "\n\n" + note + "\n"
 
 
+def collect(out: Path) -> list[dict[str, Any]]:
+    """Every benchmarked config's figures found in ``out/runs/*.json`` (one file per config)."""
+    return [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+
+
 def run(args: argparse.Namespace) -> int:
-    """Benchmark each config, print the table, write markdown/JSON/PNG under ``--out``."""
+    """Benchmark each config; write its figures to ``--out/runs/<name>.json``, then rebuild the
+    table and curves from every figure file there (so configs can be benchmarked one at a time)."""
     from robot_rl.train.plots import plot_runs
 
     configs = args.configs or [Path(c) for c in SHIPPED]
     missing = [str(c) for c in configs if not c.is_file()]
     if missing:
         raise FileNotFoundError(f"config(s) not found: {', '.join(missing)}")
-    rows = [bench_one(c, args) for c in configs]
-    load = os.getloadavg()
+    (args.out / "runs").mkdir(parents=True, exist_ok=True)
+    for config in configs:
+        row = bench_one(config, args)
+        load = os.getloadavg()
+        row["load_average"] = [round(x, 2) for x in load]
+        row["cpu_count"] = os.cpu_count()
+        row["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        (args.out / "runs" / f"{row['name']}.json").write_text(json.dumps(row, indent=2) + "\n")
+    rows = collect(args.out)
     note = (
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPU cores "
-        f"(load average at the end {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}; other jobs on the machine "
-        f"slow the wall times). Success on {args.episodes} held-out episodes of the best model; "
-        "'threshold' = first evaluation during training at or above train.success_threshold."
+        f"Each row: `robot-rl bench train CONFIG` on a {os.cpu_count()}-core CPU machine shared with other "
+        "jobs (load averages per row in `runs/*.json`; wall times are pessimistic). Success: best model on "
+        f"{args.episodes} held-out episodes (navigation: test split); 'threshold': first evaluation during "
+        "training (held-out seeds; navigation: val split) at or above train.success_threshold."
     )
     table = markdown(rows, note)
     print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train_bench.md").write_text(table)
-    (args.out / "train_bench.json").write_text(json.dumps(rows, indent=2) + "\n")
-    png = plot_runs(
-        [Path(r["run_dir"]) for r in rows], args.out / "train_curves.png", title="robot-rl bench train"
-    )
-    print(f"wrote {args.out / 'train_bench.md'}, {args.out / 'train_bench.json'}, {png}")
+    runs = [Path(r["run_dir"]) for r in rows if (Path(r["run_dir"]) / "logs" / "evaluations.csv").is_file()]
+    png = plot_runs(runs, args.out / "train_curves.png", title="robot-rl bench train") if runs else None
+    print(f"wrote {args.out / 'train_bench.md'}" + (f", {png}" if png else ""))
     return 0

@@ -170,12 +170,14 @@ class SuccessEvalCallback(BaseCallback):
         stop_on_success: bool,
         state: TrainState,
         clock: Clock,
+        metric_thresholds: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.run, self.env_id, self.env_kwargs = run, env_id, env_kwargs
         self.freq, self.episodes, self.seed = freq, episodes, seed
         self.threshold, self.stop_on_success = threshold, stop_on_success
         self.state, self.clock = state, clock
+        self.metric_thresholds = dict(metric_thresholds or {})
         self.next_at = -1
         self.last: dict[str, Any] | None = None
         self.seconds = 0.0  # wall time spent evaluating (excluded from the rollout figure)
@@ -188,7 +190,13 @@ class SuccessEvalCallback(BaseCallback):
             return True
         self.next_at = (self.num_timesteps // self.freq + 1) * self.freq
         summary = self.evaluate()
-        return not (self.stop_on_success and summary["success_rate"] >= self.threshold)
+        return not (self.stop_on_success and self.solved(summary))
+
+    def solved(self, summary: dict[str, Any]) -> bool:
+        """Success rate and every metric threshold reached (a missing metric counts as not reached)."""
+        metrics = summary["metrics"]
+        ok = all(metrics.get(k, float("nan")) >= v for k, v in self.metric_thresholds.items())
+        return bool(summary["success_rate"] >= self.threshold and ok)
 
     def evaluate(self) -> dict[str, Any]:
         """Run one evaluation now, log it, save the best model; returns the summary."""
@@ -217,7 +225,7 @@ class SuccessEvalCallback(BaseCallback):
         if (s["success_rate"], s["return_mean"]) > (st.best_success, st.best_return):
             st.best_success, st.best_return = s["success_rate"], s["return_mean"]
             save_final(self.model, self.run, prefix="best_")
-        if st.solved_step < 0 and s["success_rate"] >= self.threshold:
+        if st.solved_step < 0 and self.solved(summary):
             st.solved_step, st.solved_wall_s = int(self.num_timesteps), wall
         return summary
 

@@ -110,9 +110,15 @@ class TrainConfig:
         eval_episodes: Episodes per evaluation.
         eval_seed: First seed of evaluation episodes (held out: training envs use ``seed + i``).
         success_threshold: Success rate counted as "solved" (reported; used by ``stop_on_success``).
-        stop_on_success: Stop training once an evaluation reaches ``success_threshold``.
+        metric_thresholds: Extra task-metric minimums an evaluation must also reach to count as
+            solved, e.g. ``{spl: 0.8}`` for navigation.
+        stop_on_success: Stop training once an evaluation is solved (threshold and metrics).
         log_interval_s: Seconds between plain progress lines when stderr is not a terminal.
         max_wall_time_s: Stop training after this much wall time in seconds (0: no limit).
+        demo_controller: ``"module:Class"`` of a scripted controller whose episodes seed the
+            replay buffer of an off-policy learner before training ("" = none); see
+            :mod:`robot_rl.train.demos`.
+        demo_episodes: Number of demonstration episodes (counted in the env steps).
     """
 
     total_timesteps: int = 100_000
@@ -125,9 +131,12 @@ class TrainConfig:
     eval_episodes: int = 20
     eval_seed: int = 1_000_000
     success_threshold: float = 0.9
+    metric_thresholds: dict[str, float] = field(default_factory=dict)
     stop_on_success: bool = False
     log_interval_s: float = 30.0
     max_wall_time_s: float = 0.0
+    demo_controller: str = ""
+    demo_episodes: int = 0
 
 
 @dataclass
@@ -284,6 +293,16 @@ def _check_semantics(cfg: Config) -> None:
         raise ValueError(
             f"algo.her.enabled=true needs an off-policy continuous learner; "
             f"algo.name={cfg.algo.name!r}, choose one of ['sac', 'td3', 'tqc']"
+        )
+    if cfg.train.demo_episodes < 0 or (cfg.train.demo_episodes > 0) != bool(cfg.train.demo_controller):
+        raise ValueError(
+            "train.demo_episodes > 0 and train.demo_controller ('module:Class') go together; "
+            f"got demo_episodes={cfg.train.demo_episodes}, demo_controller={cfg.train.demo_controller!r}"
+        )
+    if cfg.train.demo_episodes > 0 and cfg.algo.name not in OFF_POLICY:
+        raise ValueError(
+            f"train.demo_episodes needs an off-policy learner with a replay buffer; algo.name="
+            f"{cfg.algo.name!r}, choose one of {sorted(OFF_POLICY)}"
         )
     if not cfg.name or "/" in cfg.name:
         raise ValueError(f"name={cfg.name!r} is not accepted; expected a non-empty name without '/'")

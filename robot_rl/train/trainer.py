@@ -145,8 +145,9 @@ def train(
     state = load_state(ckpt) if ckpt is not None else TrainState()
     base = {"goal_env": is_goal_space(obs_space)}
     _write_run_json(run, cfg, "running", base)
+    clock = Clock(state.wall_time_s)  # started before env creation and demonstrations: all counted
     model, start = _build_model(cfg, run, ckpt)
-    return _learn(cfg, run, model, state, base, start)
+    return _learn(cfg, run, model, state, base, start, clock)
 
 
 def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
@@ -165,6 +166,15 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
     venv = wrap_normalize(venv, cfg, load_path=vn_path)
     if ckpt is None:
         model = make_model(cfg, venv)
+        if cfg.train.demo_episodes > 0:
+            from robot_rl.train.demos import prefill_with_demos
+
+            stats = prefill_with_demos(model, cfg.train.demo_controller, cfg.train.demo_episodes)
+            print(
+                f"[train] {stats['episodes']:.0f} demonstration episodes ({stats['steps']:.0f} env steps, "
+                f"success {stats['success_rate']:.2f}) in the replay buffer",
+                flush=True,
+            )
     else:
         model = algo_class(cfg.algo.name).load(str(ckpt / "model.zip"), env=venv, device=cfg.train.device)
         if isinstance(model, OffPolicyAlgorithm) and (ckpt / "replay_buffer.pkl").is_file():
@@ -182,17 +192,16 @@ def load_state_steps(ckpt: Path) -> int:
 
 
 def _learn(
-    cfg: Config, run: Path, model: Any, state: TrainState, base: dict[str, Any], start: int
+    cfg: Config, run: Path, model: Any, state: TrainState, base: dict[str, Any], start: int, clock: Clock
 ) -> TrainOutcome:
     t = cfg.train
-    clock = Clock(state.wall_time_s)
     ckpt_cb = CheckpointCallback(run / rd.CHECKPOINTS, t.checkpoint_freq, t.keep_checkpoints, state, clock)
     eval_cb = None
     if t.eval_freq > 0:
         eval_kwargs = {**cfg.env.kwargs, **cfg.env.eval_kwargs}
         eval_cb = SuccessEvalCallback(
             run, cfg.env.id, eval_kwargs, t.eval_freq, t.eval_episodes, t.eval_seed,
-            t.success_threshold, t.stop_on_success, state, clock,
+            t.success_threshold, t.stop_on_success, state, clock, t.metric_thresholds,
         )  # fmt: skip
     timing = TimingCallback([c for c in (ckpt_cb, eval_cb) if c is not None])
     progress = ProgressCallback(t.total_timesteps, t.log_interval_s, eval_cb, clock, t.max_wall_time_s)
