@@ -70,6 +70,7 @@ def bench_latency(bundle: Path, calls: int) -> dict[str, dict[str, float]]:
 def run(args: argparse.Namespace) -> int:
     from robot_rl.deploy.commands_deploy import deploy_sim, format_stats
     from robot_rl.deploy.deploy_config import default_config_for
+    from robot_rl.deploy.loop import realtime_priority
     from robot_rl.deploy.manifest import read_manifest
 
     if args.calls < 100 or args.rate <= 0 or args.loop_seconds < 0:
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         f"load average {load:.2f} on {os.cpu_count()} CPUs"
     )
     print(f"policy latency over {args.calls} calls, against the {period * 1e3:g} ms loop period:")
-    lat = bench_latency(args.bundle, args.calls)
+    with realtime_priority(args.realtime):  # the C harness inherits the scheduling policy
+        lat = bench_latency(args.bundle, args.calls)
     print(_line("onnxruntime", lat["onnxruntime"], period, ONNX_P99_TARGET_US))
     if "c" in lat:
         print(_line("C", lat["c"], period, C_P99_TARGET_US))
