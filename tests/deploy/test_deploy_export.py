@@ -147,3 +147,36 @@ def test_export_subset_of_formats_and_reexport(make_run: Callable[[str], Path], 
     assert (out / "policy_c" / "policy.c").exists() and not (out / "policy.onnx").exists()
     out = export_policy(make_run("td3"), tmp_path / "b", formats=("onnx",))  # replaces the old bundle
     assert (out / "policy.onnx").exists() and not (out / "policy_c").exists()
+
+
+def _untrained_run(tmp_path: Path, activation: object) -> Path:
+    from stable_baselines3 import PPO
+
+    model = PPO(
+        "MlpPolicy", "Pendulum-v1", policy_kwargs={"net_arch": [16], "activation_fn": activation}, seed=1
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.zip")
+    meta = {"env_id": "Pendulum-v1", "algo": "ppo", "num_timesteps": 0, "normalize": False, "env_kwargs": {}}
+    (run / "run.json").write_text(json.dumps(meta))
+    return run
+
+
+@pytest.mark.parametrize("activation", ["ELU", "LeakyReLU"])
+def test_other_activations_export_exactly(activation: str, tmp_path: Path) -> None:
+    import torch.nn as nn
+
+    from robot_rl.deploy.verify import verify_bundle
+
+    bundle = export_policy(_untrained_run(tmp_path, getattr(nn, activation)), tmp_path / "b", golden_rows=600)
+    report = verify_bundle(bundle, episodes=0, latency_calls=100)
+    assert report.ok, report.format()
+    assert report.figures["c_max_err"] <= 2e-5
+
+
+def test_unsupported_layers_are_refused_with_the_accepted_list(tmp_path: Path) -> None:
+    import torch.nn as nn
+
+    with pytest.raises(ValueError, match=r"layer SiLU is not supported; accepted: .*'ReLU', 'Tanh'"):
+        export_policy(_untrained_run(tmp_path, nn.SiLU), tmp_path / "b")
