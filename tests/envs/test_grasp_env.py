@@ -16,7 +16,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import robot_rl  # noqa: F401  (registers the ids)
 from robot_rl.envs.grasp_env import PandaGraspEnv, PandaGraspGoalEnv
-from robot_rl.envs.robots.panda import MAX_OPENING, POSITION_STEP
+from robot_rl.envs.robots.panda import MAX_OPENING, PANDA_URDF, POSITION_STEP, lowpoly_panda_urdf
+from robot_rl.sim.session import PYBULLET_DATA
 
 GRASP_IDS = ("robot_rl/PandaGrasp-v0", "robot_rl/PandaGraspGoal-v0")
 
@@ -225,3 +226,18 @@ def test_human_render_without_a_display_raises_instead_of_exiting(monkeypatch: p
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(RuntimeError, match=r"needs a display.*rgb_array"):
         PandaGraspEnv(render_mode="human")
+
+
+def test_lowpoly_panda_keeps_the_physics_and_only_swaps_visual_meshes() -> None:
+    original = (Path(PYBULLET_DATA) / PANDA_URDF).read_text()
+    meshes = str(Path(PYBULLET_DATA) / PANDA_URDF).replace("panda.urdf", "meshes/")
+    lowpoly = Path(lowpoly_panda_urdf()).read_text().replace(meshes, "package://meshes/")
+
+    def blocks(text: str, tag: str) -> list[str]:
+        return re.findall(rf"<{tag}[ >].*?</{tag}>", text, re.S)
+
+    for tag in ("collision", "inertial", "joint"):
+        assert blocks(lowpoly, tag) == blocks(original, tag)
+    visuals = blocks(lowpoly, "visual")
+    assert len(visuals) == len(blocks(original, "visual")) > 0
+    assert "meshes/visual/" in original and all("meshes/visual/" not in v for v in visuals)
