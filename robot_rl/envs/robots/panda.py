@@ -21,6 +21,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -106,7 +107,7 @@ def down_quaternion(yaw: float) -> list[float]:
     return [math.cos(0.5 * yaw), math.sin(0.5 * yaw), 0.0, 0.0]
 
 
-def orientation_error(desired: list[float], current: tuple[float, ...]) -> NDArray[np.float64]:
+def orientation_error(desired: list[float], current: tuple[float, ...]) -> tuple[float, float, float]:
     """Rotation vector (rad, world frame) that turns orientation ``current`` into ``desired``.
 
     Both are quaternions (x, y, z, w); uses ``desired * conj(current)`` on the short way round.
@@ -119,10 +120,10 @@ def orientation_error(desired: list[float], current: tuple[float, ...]) -> NDArr
     w = w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2
     norm = math.sqrt(x * x + y * y + z * z)
     if norm < 1e-12:
-        return np.zeros(3)
+        return (0.0, 0.0, 0.0)
     angle = 2.0 * math.atan2(norm, abs(w))
     scale = (angle if w >= 0 else -angle) / norm
-    return np.array([x * scale, y * scale, z * scale])
+    return (x * scale, y * scale, z * scale)
 
 
 def quaternion_yaw(q: tuple[float, ...] | FloatArray) -> float:
@@ -210,11 +211,13 @@ class PandaRobot(Robot):
         self.workspace_high = np.array(workspace.high, np.float64)
         self.start_position = np.array(start_position, np.float64)
         self.pose_jitter = float(pose_jitter)
-        self._target = self.start_position.copy()
+        self._low, self._high = tuple(workspace.low), tuple(workspace.high)
+        self._target: list[float] = self.start_position.tolist()
         self._yaw = 0.0
         self._fresh = False
         self._ee_pos = np.zeros(3)
-        self._ee_vel = np.zeros(3)
+        self._ee_vel: tuple[float, ...] = (0.0, 0.0, 0.0)
+        self._ee_xyz: tuple[float, ...] = (0.0, 0.0, 0.0)
         self._ee_yaw = 0.0
         self._opening = 0.0
         self._q: list[float] = list(_SEED_POSE)
@@ -234,7 +237,7 @@ class PandaRobot(Robot):
         else:
             pose = self.rest_pose
         self._set_joints(pose)
-        self._target = np.clip(target, self.workspace_low, self.workspace_high)
+        self._target = np.clip(target, self.workspace_low, self.workspace_high).tolist()
         self._yaw = yaw
         self._fresh = False
 
@@ -266,13 +269,17 @@ class PandaRobot(Robot):
         """Integrate the command into the end-effector target and send IK joint targets."""
         if not self._fresh:
             self._read_state()
-        target = self._target + POSITION_STEP * action[:3]
-        # np.minimum/np.maximum: same result as np.clip at a fraction of its per-call overhead.
-        target = np.minimum(np.maximum(target, self._ee_pos - MAX_LEAD), self._ee_pos + MAX_LEAD)
-        self._target = np.minimum(np.maximum(target, self.workspace_low), self.workspace_high)
-        self._yaw = min(YAW_LIMIT, max(-YAW_LIMIT, self._yaw + YAW_STEP * float(action[3])))
-        finger = 0.5 * (float(action[4]) + 1.0) * FINGER_TRAVEL
-        joints = self._ik_step(self._target, self._yaw)
+        dx, dy, dz, dyaw, grip = action.tolist()  # 3-vectors: plain floats beat numpy's call overhead
+        target = []
+        for old, delta, ee, low, high in zip(
+            self._target, (dx, dy, dz), self._ee_xyz, self._low, self._high, strict=True
+        ):
+            led = min(ee + MAX_LEAD, max(ee - MAX_LEAD, old + POSITION_STEP * delta))
+            target.append(min(high, max(low, led)))
+        self._target = target
+        self._yaw = min(YAW_LIMIT, max(-YAW_LIMIT, self._yaw + YAW_STEP * dyaw))
+        finger = 0.5 * (grip + 1.0) * FINGER_TRAVEL
+        joints = self._ik_step(target, self._yaw)
         self.sim.setJointMotorControlArray(
             self.body,
             MOTOR_JOINTS,
@@ -282,7 +289,7 @@ class PandaRobot(Robot):
         )
         self._fresh = False  # the physics is about to move: re-read on the next query
 
-    def _ik_step(self, position: NDArray[np.float64], yaw: float) -> NDArray[np.float64]:
+    def _ik_step(self, position: list[float], yaw: float) -> NDArray[np.float64]:
         """Arm joint targets (rad, shape (7,)) for a grasp-point pose: one damped-least-squares step.
 
         Why not ``calculateInverseKinematics``: with null-space limits PyBullet's solver needs its
@@ -293,9 +300,8 @@ class PandaRobot(Robot):
         """
         linear, angular = self.sim.calculateJacobian(self.body, EE_LINK, _ORIGIN, self._q, _ZEROS, _ZEROS)
         jacobian = np.array(linear + angular)[:, :7]
-        error = np.empty(6)
-        error[:3] = position - self._ee_pos
-        error[3:] = orientation_error(down_quaternion(yaw), self._ee_quat)
+        (x, y, z), (ex, ey, ez) = position, self._ee_xyz
+        error = np.array((x - ex, y - ey, z - ez, *orientation_error(down_quaternion(yaw), self._ee_quat)))
         q = np.array(self._q[:7])
         pull = NULL_SPACE_GAIN * (self._rest_arm - q)
         # J+ e + (I - J+ J) pull  ==  J^T (J J^T + d^2 I)^-1 (e - J pull) + pull: one 6x6 solve.
@@ -307,9 +313,10 @@ class PandaRobot(Robot):
         link = self.sim.getLinkState(self.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
         joints = self.sim.getJointStates(self.body, MOTOR_JOINTS)
         self._q = [state[0] for state in joints]
+        self._ee_xyz = link[4]
         self._ee_pos = np.array(link[4])
         self._ee_quat = link[5]
-        self._ee_vel = np.array(link[6])
+        self._ee_vel = link[6]
         self._ee_yaw = quaternion_yaw(link[5])
         self._opening = min(MAX_OPENING, max(0.0, self._q[7] + self._q[8]))
         self._fresh = True
@@ -324,15 +331,16 @@ class PandaRobot(Robot):
     @property
     def target_position(self) -> NDArray[np.float64]:
         """Current grasp-point target (m, world frame), shape (3,)."""
-        return self._target
+        return np.array(self._target)
 
     def observe(self) -> dict[str, FloatArray]:
         """Grasp-point position/velocity, gripper yaw and finger opening (see ``obs_layout``)."""
         if not self._fresh:
             self._read_state()
-        return {
+        values: dict[str, Any] = {  # tuples are fine: pack() takes any array-like
             "ee_position": self._ee_pos,
             "ee_velocity": self._ee_vel,
-            "ee_yaw": np.array([self._ee_yaw]),
-            "gripper_opening": np.array([self._opening]),
+            "ee_yaw": (self._ee_yaw,),
+            "gripper_opening": (self._opening,),
         }
+        return values

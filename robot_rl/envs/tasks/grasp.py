@@ -155,17 +155,20 @@ class GraspTask(Task):
         body = self._body
         position, orientation = self.sim.getBasePositionAndOrientation(body)
         linear, angular = self.sim.getBaseVelocity(body)
+        self._xyz: tuple[float, ...] = position
         self._position = np.array(position)
-        self._orientation = np.array(orientation)
-        self._linear = np.array(linear)
-        self._angular = np.array(angular)
+        self._orientation, self._linear, self._angular = (
+            orientation,
+            linear,
+            angular,
+        )  # tuples: pack() takes them
         left = right = 0.0
         for contact in self.sim.getContactPoints(self.robot.body, body):
             if contact[3] == FINGER_JOINTS[0]:
                 left = 1.0
             elif contact[3] == FINGER_JOINTS[1]:
                 right = 1.0
-        self._contacts = np.array([left, right])
+        self._contacts = (left, right)
 
     @property
     def _body(self) -> int:
@@ -182,11 +185,11 @@ class GraspTask(Task):
     @property
     def lift(self) -> float:
         """Height (m) of the object's base above its resting height."""
-        return float(self._position[2] - self._rest_z)
+        return self._xyz[2] - self._rest_z
 
     def off_table(self) -> bool:
         """Whether the object fell below the table top or left its footprint."""
-        x, y, z = self._position
+        x, y, z = self._xyz
         low, high = self.table_low, self.table_high
         return bool(z < self.table_z - 0.02 or not (low[0] <= x <= high[0] and low[1] <= y <= high[1]))
 
@@ -216,7 +219,7 @@ class GraspTask(Task):
 
     def observe(self) -> dict[str, FloatArray]:
         """Object state, finger contacts and object position relative to the grasp point."""
-        return {
+        values: dict[str, Any] = {
             "finger_contacts": self._contacts,
             "object_position": self._position,
             "object_orientation": self._orientation,
@@ -224,6 +227,7 @@ class GraspTask(Task):
             "object_angular_velocity": self._angular,
             "object_relative_position": self._position - self.robot.ee_position,
         }
+        return values
 
     def episode_metrics(self) -> dict[str, float]:
         """success (0/1), max_lift_m, final_distance_m (object to grasp point)."""
