@@ -108,28 +108,32 @@ class MobileNavEnv(RobotTaskEnv):
         )
         check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
         sim = PyBulletSession("direct", physics_dt=timing.physics_dt)
-        robot = DiffDriveRobot(sim, timing, DiffDriveSpec(), lidar)
-        config = NavigateConfig(
-            split=split,
-            geodesic_range=(lo, hi),
-            min_detour_ratio=DIFFICULTIES[difficulty],
-            map_aware=map_aware,
-            terminate_on_collision=terminate_on_collision,
-        )
-        task = NavigateTask(sim, robot, config, LayoutConfig())
-        self.render_size = render_size
-        self._background: tuple[int, NDArray[np.uint8]] | None = None
-        self._setup(
-            sim=sim,
-            timing=timing,
-            robot=robot,
-            task=task,
-            max_episode_seconds=max_episode_seconds,
-            render_mode=render_mode,
-            discrete_actions=MOTION_PRIMITIVES if action_type == "discrete" else None,
-            obs_noise_std=obs_noise_std,
-            action_latency_steps=action_latency_steps,
-        )
+        try:
+            robot = DiffDriveRobot(sim, timing, DiffDriveSpec(), lidar)
+            config = NavigateConfig(
+                split=split,
+                geodesic_range=(lo, hi),
+                min_detour_ratio=DIFFICULTIES[difficulty],
+                map_aware=map_aware,
+                terminate_on_collision=terminate_on_collision,
+            )
+            task = NavigateTask(sim, robot, config, LayoutConfig())
+            self.render_size = render_size
+            self._background: tuple[int, NDArray[np.uint8]] | None = None
+            self._setup(
+                sim=sim,
+                timing=timing,
+                robot=robot,
+                task=task,
+                max_episode_seconds=max_episode_seconds,
+                render_mode=render_mode,
+                discrete_actions=MOTION_PRIMITIVES if action_type == "discrete" else None,
+                obs_noise_std=obs_noise_std,
+                action_latency_steps=action_latency_steps,
+            )
+        except Exception:
+            sim.close()  # a rejected argument must not leave a physics client behind
+            raise
         self.robot: DiffDriveRobot = robot
         self.task: NavigateTask = task
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -114,6 +115,7 @@ def test_bad_actions_raise_value_error(env: MobileNavEnv, action: list, match: s
         ({"geodesic_range": (5, 1)}, "geodesic_range"),
         ({"render_mode": "human"}, "rgb_array"),
         ({"control_hz": 7}, "whole number"),
+        ({"max_episode_seconds": 0.0}, "max_episode_seconds"),
     ],
 )
 def test_bad_constructor_arguments_list_what_is_accepted(kwargs: dict, match: str) -> None:
@@ -227,3 +229,14 @@ def test_bodies_are_pooled_across_many_layouts(env: MobileNavEnv) -> None:
     bodies = env.sim.getNumBodies()
     layouts = {env.reset()[1]["layout_seed"] for _ in range(60)}
     assert len(layouts) == 60 and env.sim.getNumBodies() == bodies
+
+
+def test_docs_list_every_observation_field_and_primitive() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "navigation.md").read_text()
+    env = MobileNavEnv()
+    for field in env.obs_layout.fields:
+        assert f"| `{field.name}` |" in docs, field.name
+    for index, row in enumerate(MOTION_PRIMITIVES):
+        linear, angular = (repr(round(float(v), 2)).replace("-0.0", "0.0") for v in row)
+        assert f"| {index} |" in docs and f"({linear}, {angular})" in docs
+    env.close()

@@ -119,6 +119,9 @@ class DiffDriveRobot(Robot):
         names = {sim.getJointInfo(self.body, j)[1].decode(): j for j in range(sim.getNumJoints(self.body))}
         self.wheels = [names["left_wheel_joint"], names["right_wheel_joint"]]
         sim.changeDynamics(self.body, -1, lateralFriction=0.0, rollingFriction=0.0, spinningFriction=0.0)
+        # Bullet's sleep timer is not reset by re-posing; a base that may doze off at rest would
+        # make an episode depend on the previous one.
+        sim.changeDynamics(self.body, -1, activationState=sim.ACTIVATION_STATE_DISABLE_SLEEPING)
         for j in self.wheels:
             sim.changeDynamics(self.body, j, lateralFriction=1.0, rollingFriction=0.0, spinningFriction=0.0)
         self._angles = self.lidar.angles().astype(np.float64)
