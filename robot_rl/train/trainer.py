@@ -167,14 +167,7 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
     if ckpt is None:
         model = make_model(cfg, venv)
         if cfg.train.demo_episodes > 0:
-            from robot_rl.train.demos import prefill_with_demos
-
-            stats = prefill_with_demos(model, cfg.train.demo_controller, cfg.train.demo_episodes)
-            print(
-                f"[train] {stats['episodes']:.0f} demonstration episodes ({stats['steps']:.0f} env steps, "
-                f"success {stats['success_rate']:.2f}) in the replay buffer",
-                flush=True,
-            )
+            _warm_start(cfg, model)
     else:
         model = algo_class(cfg.algo.name).load(str(ckpt / "model.zip"), env=venv, device=cfg.train.device)
         if isinstance(model, OffPolicyAlgorithm) and (ckpt / "replay_buffer.pkl").is_file():
@@ -182,6 +175,23 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
     sub = logs if start == 0 else logs / f"resume_{start:010d}"
     model.set_logger(configure(str(sub), ["csv", "tensorboard"]))
     return model, start
+
+
+def _warm_start(cfg: Config, model: Any) -> None:
+    from robot_rl.train.demos import behaviour_clone, prefill_with_demos
+
+    t = cfg.train
+    if cfg.algo.name == "ppo":
+        stats = behaviour_clone(model, t.demo_controller, t.demo_episodes, t.bc_epochs)
+        how = f"behaviour-cloned (final MSE {stats['bc_loss']:.4f})"
+    else:
+        stats = prefill_with_demos(model, t.demo_controller, t.demo_episodes)
+        how = "in the replay buffer"
+    print(
+        f"[train] {stats['episodes']:.0f} demonstration episodes ({stats['steps']:.0f} env steps, "
+        f"success {stats['success_rate']:.2f}) {how}",
+        flush=True,
+    )
 
 
 def load_state_steps(ckpt: Path) -> int:

@@ -37,6 +37,8 @@ def test_smoke_train_and_load(path: Path, tmp_path: Path) -> None:
         "train.eval_episodes=1",
         *SMALL[algo],
     ]
+    if load_config(path).train.demo_episodes:
+        overrides += ["train.demo_episodes=3", "train.bc_epochs=1"]
     cfg = load_config(path, overrides)
     out = train(cfg, tmp_path / cfg.name, f"smoke {path.name}")
     assert out.status == "finished" and out.num_timesteps >= steps
