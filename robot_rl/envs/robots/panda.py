@@ -4,13 +4,14 @@ The agent commands a Cartesian displacement of the grasp point (the point midway
 fingertips, URDF link ``panda_grasptarget``), a yaw rate and a gripper opening. Each control step
 the robot integrates the command into an end-effector *target* (clipped to a workspace box, and
 never more than :data:`MAX_LEAD` ahead of the measured grasp point, so the target cannot wind up
-when the arm is blocked), solves one inverse-kinematics problem with PyBullet's null-space solver
-(rest pose = the start pose, which keeps the elbow tidy) and sends the joint targets to the
-motors in ``POSITION_CONTROL`` with the URDF force limits. Links are never teleported during an
-episode; ``reset`` re-poses the joints with ``resetJointState``.
+when the arm is blocked), takes one damped-least-squares IK step from the measured joints
+(:meth:`PandaRobot._ik_step`, with a null-space pull to the start pose that keeps the elbow tidy)
+and sends the joint targets to the motors in ``POSITION_CONTROL`` with the URDF force limits
+(fingers: 40 N). Links are never teleported during an episode; ``reset`` re-poses the joints
+with ``resetJointState`` (start pose solved once with PyBullet's iterative IK).
 
-Frames: world frame, z up, table top at z = ``table_z``; the robot base sits on the table at the
-origin. Yaw 0 means the gripper points straight down with the fingers closing along world y.
+Frames: world frame, z up; the robot base sits on the table top at the origin. Yaw 0 means the
+gripper points straight down with the fingers closing along world y.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
 FINGER_JOINTS = (9, 10)
 MOTOR_JOINTS = (*ARM_JOINTS, *FINGER_JOINTS)
 EE_LINK = 11  # panda_grasptarget
-#: Motor force limits (N·m for the arm, N for the fingers), from the URDF (fingers: 40 N, see docs).
+#: Motor force limits: N·m for the arm (URDF efforts), N per finger (a choice: the URDF says 20 N,
+#: the real Franka Hand holds 70 N continuously).
 MOTOR_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0, 40.0, 40.0)
 _LOWER = (-2.9671, -1.8326, -2.9671, -3.1416, -2.9671, -0.0873, -2.9671, 0.0, 0.0)
 _UPPER = (2.9671, 1.8326, 2.9671, 0.0, 2.9671, 3.8223, 2.9671, FINGER_TRAVEL, FINGER_TRAVEL)
