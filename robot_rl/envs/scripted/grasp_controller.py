@@ -23,6 +23,7 @@ XY_TOLERANCE = 0.008  # m of horizontal error accepted before descending
 YAW_TOLERANCE = 0.08  # rad of yaw error accepted before descending
 GRASP_DEPTH = 0.005  # m below the object's base origin the grasp point is sent to
 CLOSE_STEPS = 6  # control steps the gripper closes before lifting
+STALL_SPEED = 0.02  # m/s: a descending grasp point slower than this has stopped
 LIFT_HEIGHT = 0.2  # m above the table the object is lifted to
 
 
@@ -43,6 +44,7 @@ class ScriptedGraspController:
         """Start a new episode in the hover phase."""
         self.phase = "hover"
         self._closing = 0
+        self._descending = 0
 
     def __call__(
         self, observation: NDArray[np.float32] | Mapping[str, NDArray[np.float32]]
@@ -61,7 +63,11 @@ class ScriptedGraspController:
                 self.phase = "descend"
         if self.phase == "descend":
             target[2] = obj[2] - GRASP_DEPTH
-            if ee[2] - target[2] < 0.008:
+            self._descending += 1
+            # Close when the grasp point arrived, or when it stopped (blocked by the table / the
+            # workspace floor, e.g. for a flat object whose base origin sits near its bottom).
+            stalled = self._descending > 3 and abs(float(obs["ee_velocity"][2])) < STALL_SPEED
+            if ee[2] - target[2] < 0.008 or stalled:
                 self.phase = "close"
         if self.phase in ("close", "lift"):
             gripper = -1.0
