@@ -110,7 +110,8 @@ def behaviour_clone(model: Any, controller_spec: str, episodes: int, epochs: int
     """Collect controller episodes and fit PPO's action mean to them (MSE, minibatches of 256).
 
     Observations are normalized with the (demo-updated) ``VecNormalize`` statistics, exactly as
-    the policy will see them. Returns the :func:`collect_demos` figures plus ``bc_loss``.
+    the policy will see them. Returns the :func:`collect_demos` figures plus
+    ``bc_loss_initial`` and ``bc_loss`` (whole-set MSE before and after).
     """
     import torch
     import torch.nn.functional as F
@@ -127,7 +128,7 @@ def behaviour_clone(model: Any, controller_spec: str, episodes: int, epochs: int
     obs_t = torch.as_tensor(obs, dtype=torch.float32, device=policy.device)
     act_t = torch.as_tensor(actions, dtype=torch.float32, device=policy.device)
     gen = torch.Generator().manual_seed(0)
-    loss = torch.zeros(())
+    stats["bc_loss_initial"] = _mse(policy, obs_t, act_t)
     for _ in range(epochs):
         for idx in torch.randperm(len(obs_t), generator=gen).split(256):
             mean = policy.get_distribution(obs_t[idx]).distribution.mean
@@ -135,8 +136,17 @@ def behaviour_clone(model: Any, controller_spec: str, episodes: int, epochs: int
             policy.optimizer.zero_grad()
             loss.backward()
             policy.optimizer.step()
-    stats["bc_loss"] = float(loss)
+    stats["bc_loss"] = _mse(policy, obs_t, act_t)
     return stats
+
+
+def _mse(policy: Any, obs: Any, actions: Any) -> float:
+    """Mean squared error of the policy's action mean over the whole demonstration set."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        return float(F.mse_loss(policy.get_distribution(obs).distribution.mean, actions))
 
 
 def _next_obs(new_raw: Any, dones: np.ndarray, infos: list[dict[str, Any]], vecnorm: Any) -> Any:

@@ -1,0 +1,25 @@
+"""``robot-rl bench train`` on a tiny Pendulum config: the table, the figure files and the curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from robot_rl.cli import main
+from tests.train.conftest import pendulum_config
+
+
+def test_bench_train_writes_table_json_and_curves(tmp_path: Path, write_config, capsys) -> None:
+    config = write_config(pendulum_config(total_timesteps=400, eval_freq=200))
+    out = tmp_path / "results"
+    code = main(["bench", "train", str(config), "--episodes", "2", "--runs-dir", str(tmp_path / "runs"),
+                 "--out", str(out)])  # fmt: skip
+    assert code == 0
+    row = json.loads((out / "runs" / "pend.json").read_text())
+    assert row["algo"] == "sac" and row["episodes"] == 2 and row["num_timesteps"] == 400
+    assert row["solved_step"] == -1  # Pendulum reports no success: never "solved"
+    assert row["timing"]["gradient_s"] > 0 and len(row["load_average"]) == 3
+    table = (out / "train_bench.md").read_text()
+    assert "| pend | Pendulum-v1 | sac | 0.000 (" in table and "not reached" in table
+    assert (out / "train_curves.png").stat().st_size > 10_000
+    assert "train_bench.md" in capsys.readouterr().out
