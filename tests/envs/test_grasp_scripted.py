@@ -10,7 +10,7 @@ import pytest
 from stable_baselines3.common.vec_env import SubprocVecEnv
 
 import robot_rl  # noqa: F401  (registers the ids)
-from robot_rl.envs.grasp_env import PandaGraspEnv
+from robot_rl.envs.grasp_env import PandaGraspEnv, PandaGraspGoalEnv
 from robot_rl.envs.scripted.grasp_controller import ScriptedGraspController
 
 
@@ -56,6 +56,24 @@ def test_scripted_controller_with_pixels_in_the_observation() -> None:
 def test_scripted_controller_on_harder_settings(kwargs: dict[str, Any], minimum: int) -> None:
     successes, _ = _scripted_successes(range(10), **kwargs)
     assert successes >= minimum, f"{kwargs}: {successes}/10"
+
+
+def test_scripted_controller_carries_the_object_to_the_goal() -> None:
+    env = PandaGraspGoalEnv()
+    controller = ScriptedGraspController(env.obs_layout)
+    held = 0
+    try:
+        for seed in range(10):
+            obs, _ = env.reset(seed=seed)
+            controller.reset()
+            terminated = truncated = False
+            while not (terminated or truncated):
+                obs, reward, terminated, truncated, info = env.step(controller(obs))
+            assert truncated and not terminated  # goal episodes end at the time limit only
+            held += int(info["is_success"] and reward == 0.0)
+    finally:
+        env.close()
+    assert held >= 8, f"object at the goal at the last step in only {held}/10 episodes"
 
 
 def test_random_actions_rarely_succeed() -> None:

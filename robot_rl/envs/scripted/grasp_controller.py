@@ -49,8 +49,14 @@ class ScriptedGraspController:
     def __call__(
         self, observation: NDArray[np.float32] | Mapping[str, NDArray[np.float32]]
     ) -> NDArray[np.float32]:
-        """Action for one flat observation (or a Dict obs with a ``"state"``/``"observation"`` key)."""
+        """Action for one flat observation (or a Dict obs with a ``"state"``/``"observation"`` key).
+
+        With a goal-env observation (``"desired_goal"`` present) the lift carries the object to the
+        goal instead of to :data:`LIFT_HEIGHT`.
+        """
+        goal = None
         if isinstance(observation, Mapping):
+            goal = observation.get("desired_goal")
             observation = observation["observation"] if "observation" in observation else observation["state"]
         obs = self.layout.unpack(observation)
         ee, obj = obs["ee_position"].astype(np.float64), obs["object_position"].astype(np.float64)
@@ -77,6 +83,8 @@ class ScriptedGraspController:
                 self.phase = "lift"
         if self.phase == "lift":
             target[2] = LIFT_HEIGHT
+            if goal is not None:  # move the grasp point so that the object lands on the goal
+                target = ee + (np.asarray(goal, np.float64) - obj)
             yaw_error = 0.0
         move = np.clip((target - ee) / POSITION_STEP, -1.0, 1.0)
         yaw = float(np.clip(yaw_error / YAW_STEP, -1.0, 1.0))

@@ -289,7 +289,7 @@ class GraspGoalTask(GraspTask, GoalTask):
     ) -> NDArray[np.float32] | float:
         """0 where ``||achieved - desired|| < GOAL_THRESHOLD`` else -1; shape = batch shape."""
         distance = np.linalg.norm(np.asarray(achieved_goal) - np.asarray(desired_goal), axis=-1)
-        reward = -(distance >= GOAL_THRESHOLD).astype(np.float32)
+        reward = (distance < GOAL_THRESHOLD).astype(np.float32) - np.float32(1.0)  # 0 / -1, never -0
         return float(reward) if reward.ndim == 0 else reward
 
     def episode_metrics(self) -> dict[str, float]:
