@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +219,7 @@ def _learn(
     callbacks: list[Any] = [c for c in (ckpt_cb, eval_cb, progress, timing) if c is not None]
     status = "finished"
     remaining = t.total_timesteps - model.num_timesteps
+    previous = _sigterm_as_interrupt()
     try:
         if remaining > 0:
             model.learn(remaining, callback=callbacks, reset_num_timesteps=False, progress_bar=False)
@@ -228,6 +230,9 @@ def _learn(
     except KeyboardInterrupt:
         status = "interrupted"
         print(f"\ninterrupted at {model.num_timesteps} steps: saving a checkpoint", flush=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     ckpt_cb.save_now()
     save_final(model, run)
     wall = clock()
@@ -248,6 +253,22 @@ def _learn(
     return TrainOutcome(
         run, status, int(model.num_timesteps), wall, eval_cb.last if eval_cb else None, timing.figures()
     )
+
+
+def _sigterm_as_interrupt() -> Any:
+    """Treat SIGTERM (``kill``, job schedulers) like Ctrl-C: checkpoint and exit cleanly.
+
+    Returns the previous handler, or ``None`` outside the main thread (handlers cannot be set there).
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, _raise)
 
 
 def _close(model: Any) -> None:

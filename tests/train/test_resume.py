@@ -1,5 +1,5 @@
 """Kill -9 mid-training, ``--resume``: counter, optimizer, VecNormalize and replay buffer continue.
-Ctrl-C (SIGINT) saves a checkpoint and exits cleanly with status ``interrupted``."""
+Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits cleanly with status ``interrupted``."""
 
 from __future__ import annotations
 
@@ -100,7 +100,8 @@ def test_resume_without_a_run_is_an_error(tmp_path: Path) -> None:
     assert main(["train", "--resume", "--run-dir", str(tmp_path / "none")]) == 2
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path, write_config) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_saves_a_checkpoint_and_exits_cleanly(sig: int, tmp_path: Path, write_config) -> None:
     raw = pendulum_config(total_timesteps=1_000_000, checkpoint_freq=10_000_000, eval_freq=0)
     raw["env"]["vec_env"] = "subproc"
     config, run = write_config(raw), tmp_path / "run"
@@ -110,7 +111,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path, write_confi
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
     time.sleep(2.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode == 130, out
     assert "Traceback" not in out and "interrupted at" in out
