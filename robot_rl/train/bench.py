@@ -95,8 +95,8 @@ def markdown(rows: list[dict[str, Any]], note: str) -> str:
     """Results table (task, algorithm, success, SPL, env steps, wall time, command)."""
     lines = [
         "| config | env | algo | success (95% CI) | SPL | env steps to threshold | wall time to threshold | "
-        "steps / wall total | env vs gradient time | command |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "steps / wall total | rollout / gradient time | eval + ckpt / warm start | command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lo, hi = r["success_ci95"]
@@ -110,9 +110,15 @@ def markdown(rows: list[dict[str, Any]], note: str) -> str:
             f"{r['solved_step'] if solved else 'not reached'} | "
             f"{solved_wall} | "
             f"{r['num_timesteps']} / {r['wall_time_s'] / 60:.1f} min | "
-            f"{t['rollout_s']:.0f} s / {t['gradient_s']:.0f} s | `{r['command']}` |"
+            f"{t['rollout_s']:.0f} s / {t['gradient_s']:.0f} s | {_other(t)} | `{r['command']}` |"
         )
     return "\n".join(lines) + "\n\n" + note + "\n"
+
+
+def _other(timing: dict[str, float]) -> str:
+    if "eval_and_checkpoint_s" not in timing:
+        return "-"
+    return f"{timing['eval_and_checkpoint_s']:.0f} s / {timing.get('warm_start_s', 0.0):.0f} s"
 
 
 def collect(out: Path) -> list[dict[str, Any]]:

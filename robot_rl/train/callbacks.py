@@ -350,10 +350,11 @@ class TimingCallback(BaseCallback):
         return True
 
     def figures(self) -> dict[str, float]:
-        """Seconds in rollouts and in gradient updates, and the gradient share."""
+        """Seconds in rollouts, in gradient updates (and the gradient share), in evaluations + checkpoints."""
         total = self.rollout_s + self.train_s
         return {
             "rollout_s": round(self.rollout_s, 3),
             "gradient_s": round(self.train_s, 3),
             "gradient_fraction": round(self.train_s / total, 4) if total > 0 else 0.0,
+            "eval_and_checkpoint_s": round(self._spent_elsewhere(), 3),
         }

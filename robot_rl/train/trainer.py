@@ -168,7 +168,9 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
     if ckpt is None:
         model = make_model(cfg, venv)
         if cfg.train.demo_episodes > 0:
+            t0 = time.monotonic()
             _warm_start(cfg, model)
+            model.robot_rl_warm_start_s = time.monotonic() - t0  # reported in run.json timing
     else:
         model = algo_class(cfg.algo.name).load(str(ckpt / "model.zip"), env=venv, device=cfg.train.device)
         if isinstance(model, OffPolicyAlgorithm) and (ckpt / "replay_buffer.pkl").is_file():
@@ -243,7 +245,10 @@ def _learn(
         "best_success": state.best_success,
         "solved_step": state.solved_step,
         "solved_wall_s": state.solved_wall_s,
-        "timing": timing.figures(),
+        "timing": {
+            **timing.figures(),
+            "warm_start_s": round(getattr(model, "robot_rl_warm_start_s", 0.0), 3),
+        },
         "stopped_by_time_limit": progress.stopped_by_time,
         "resumed_from": start,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
