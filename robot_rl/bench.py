@@ -2,15 +2,18 @@
 
 Targets:
     ``env ID``     env steps/s and simulated-time/wall-time factor of ``env.step`` with random
-                   actions, against a bare PyBullet loop (``stepSimulation`` x substeps, nothing
-                   else) over the *same scene* measured in the same run, and their ratio; then the
+                   actions, against a bare PyBullet loop (the same motor commands, then
+                   ``stepSimulation`` x substeps, nothing else) over the *same scene* measured in
+                   the same run, and their ratio; then the
                    resident-memory growth over N resets. If panda-gym is installed,
                    PandaPickAndPlace-v3 is measured in the same run for comparison.
     ``train ...``  dispatched to :mod:`robot_rl.train.bench`.
     ``deploy ...`` dispatched to :mod:`robot_rl.deploy.bench`.
 
 Rounds alternate env and bare loop so that both see the same machine load; the median of the
-rounds is reported.
+rounds is reported. The bare loop replays the motor commands the env sent (recorded in an untimed
+pass with the same seed and actions), so both loops simulate the same motion: an arm at rest is
+cheaper to simulate than a moving one, which would flatter the bare loop.
 """
 
 from __future__ import annotations
@@ -58,11 +61,57 @@ def _time_env(env: Any, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def _time_bare(sim: Any, substeps: int, steps: int) -> float:
-    """Seconds for ``steps`` control periods of bare ``stepSimulation`` calls."""
+#: Session functions through which robots send motor commands; recorded and replayed.
+MOTOR_CALLS = ("setJointMotorControlArray", "setJointMotorControl2", "setJointMotorControlMultiDofArray")
+
+Recording = list[list[tuple[str, tuple[Any, ...], dict[str, Any]]]]
+
+
+def _record_motor_commands(env: Any, steps: int, seed: int) -> Recording:
+    """Run ``steps`` env steps (untimed) and record the motor commands sent in each one."""
+    sim = env.unwrapped.sim
+    per_step: Recording = []
+    current: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def recorder(name: str) -> Any:
+        original = getattr(sim, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            current.append((name, args, kwargs))
+            return original(*args, **kwargs)
+
+        return call
+
+    for name in MOTOR_CALLS:
+        sim.__dict__[name] = recorder(name)
+    try:
+        env.reset(seed=seed)
+        actions = [env.action_space.sample() for _ in range(min(steps, 512))]
+        for i in range(steps):
+            current = []
+            _, _, terminated, truncated, _ = env.step(actions[i % len(actions)])
+            per_step.append(current)
+            if terminated or truncated:
+                env.reset()
+    finally:
+        for name in MOTOR_CALLS:
+            sim.__dict__.pop(name, None)  # the session re-binds the plain function on next use
+    return per_step
+
+
+def _time_bare(sim: Any, substeps: int, recording: Recording) -> float:
+    """Seconds for the recorded motor commands + ``stepSimulation`` x substeps, nothing else.
+
+    Replaying the env's own motor commands makes the bare loop do the same physics work as the
+    env (an arm at rest is cheaper to simulate than a moving one); it never resets, so at episode
+    boundaries the motors drive the arm to the next episode's targets instead.
+    """
+    calls = [[(getattr(sim, n), a, k) for n, a, k in step] for step in recording]
     step = sim.stepSimulation
     start = time.perf_counter()
-    for _ in range(steps):
+    for commands in calls:
+        for fn, args, kwargs in commands:
+            fn(*args, **kwargs)
         for _ in range(substeps):
             step()
     return time.perf_counter() - start
@@ -81,14 +130,14 @@ def bench_env(env_id: str, steps: int, rounds: int, seed: int = 0, **kwargs: Any
     env = gym.make(env_id, disable_env_checker=True, **kwargs)
     u: Any = env.unwrapped
     env.action_space.seed(seed)
-    env.reset(seed=seed)
-    _time_env(env, min(steps, 100))  # warm-up
+    recording = _record_motor_commands(env, steps, seed)
     env_times, bare_times = [], []
     for _ in range(rounds):
+        env.action_space.seed(seed)
         env.reset(seed=seed)
         env_times.append(_time_env(env, steps))
         env.reset(seed=seed)
-        bare_times.append(_time_bare(u.sim, u.timing.substeps, steps))
+        bare_times.append(_time_bare(u.sim, u.timing.substeps, recording))
     env.close()
     dt, sub = u.timing.dt, u.timing.substeps
     out = []

@@ -198,6 +198,7 @@ class RobotTaskEnv(gym.Env[Any, Any]):
         else:
             self.action_space = spaces.Box(-1.0, 1.0, shape=(act.size,), dtype=np.float32)
         flat = self.obs_layout.box()
+        self._obs_low, self._obs_high = flat.low, flat.high
         if isinstance(task, GoalTask):
             # Only goal envs have compute_reward: SB3's checker and HER detect goal envs by it.
             self.compute_reward = task.compute_reward
@@ -284,13 +285,13 @@ class RobotTaskEnv(gym.Env[Any, Any]):
                 f"action must have shape {expected} ({', '.join(self.action_layout.names)}), "
                 f"got shape {arr.shape}"
             )
-        if not np.all(np.isfinite(arr)):
+        if not np.isfinite(arr).all():
             bad = [int(i) for i in np.flatnonzero(~np.isfinite(arr))]
             names = [self._entry_name(i) for i in bad]
             raise ValueError(
                 f"action contains NaN or Inf at index {bad} ({', '.join(names)}): {arr.tolist()}"
             )
-        return np.clip(arr, -1.0, 1.0)
+        return np.minimum(np.maximum(arr, -1.0, dtype=np.float32), 1.0, dtype=np.float32)
 
     def _entry_name(self, index: int) -> str:
         for f in self.action_layout.fields:
@@ -303,7 +304,9 @@ class RobotTaskEnv(gym.Env[Any, Any]):
         values = {**self.robot.observe(), **self.task.observe(), PREVIOUS_ACTION: self._prev_action}
         flat = self.obs_layout.pack(values)
         if self.obs_noise_std > 0:
-            flat = flat + self.np_random.normal(0.0, self.obs_noise_std, flat.shape).astype(np.float32)
+            # Noise is added, then clipped into the Box so observations stay inside the space.
+            flat += self.np_random.normal(0.0, self.obs_noise_std, flat.shape).astype(np.float32)
+            np.clip(flat, self._obs_low, self._obs_high, out=flat)
         if isinstance(self.task, GoalTask):
             return {
                 "observation": flat,

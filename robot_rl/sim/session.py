@@ -66,6 +66,19 @@ with suppress_c_output():
 
 RenderConnection = Literal["direct", "gui"]
 
+
+def _require_display() -> None:
+    """Refuse a GUI connection without a display: PyBullet would ``exit(1)`` the whole process."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise RuntimeError(
+            "the PyBullet GUI (render_mode='human') needs a display, and neither DISPLAY nor "
+            "WAYLAND_DISPLAY is set; use render_mode='rgb_array' or None on a headless machine, "
+            "or run under xvfb-run"
+        )
+
+
 #: Path of the PyBullet data package (plane, table, Franka Panda, random_urdfs, ...).
 PYBULLET_DATA = pybullet_data.getDataPath()
 
@@ -92,6 +105,8 @@ class PyBulletSession:
     ) -> None:
         if connection not in ("direct", "gui"):
             raise ValueError(f"connection must be 'direct' or 'gui', got {connection!r}")
+        if connection == "gui":
+            _require_display()
         self.connection = connection
         self._pid = os.getpid()
         mode = pybullet.GUI if connection == "gui" else pybullet.DIRECT

@@ -39,3 +39,14 @@ def test_duplicate_and_bad_fields_rejected():
         VectorLayout([Field("a", 1, "m"), Field("a", 1, "m")])
     with pytest.raises(ValueError, match="positive int"):
         Field("a", 0, "m")
+
+
+def test_pack_accepts_arrays_tuples_scalars_and_refuses_nested_or_text():
+    v = LAYOUT.pack({"pos": (1.0, 2.0, 3.0), "grip": np.float64(0.5)})
+    np.testing.assert_allclose(v, [1, 2, 3, 0.5])
+    v = LAYOUT.pack({"pos": np.ones((3, 1)), "grip": [0.25]})
+    np.testing.assert_allclose(v, [1, 1, 1, 0.25])
+    with pytest.raises(ValueError, match="'grip' needs 1 entries, got 2"):
+        LAYOUT.pack({"pos": [0, 0, 0], "grip": (0.1, 0.2)})
+    with pytest.raises(ValueError, match="must hold numbers"):
+        LAYOUT.pack({"pos": ["a", "b", "c"], "grip": 0})
