@@ -134,7 +134,8 @@ def _episode(
         "success": bool(info.get("is_success", False)),
         "terminated": bool(terminated),
     }
-    row.update({k: float(info.get(METRIC_PREFIX + k, np.nan)) for k in keys})
+    # metric columns are prefixed: a task metric named "success" must not replace the final is_success
+    row.update({METRIC_PREFIX + k: float(info.get(METRIC_PREFIX + k, np.nan)) for k in keys})
     return row
 
 
@@ -155,7 +156,7 @@ def summarize(rows: list[dict[str, Any]], metric_keys: tuple[str, ...] = ()) -> 
     }
     metrics: dict[str, float] = {}
     for key in metric_keys:
-        vals = np.array([r[key] for r in rows], dtype=np.float64)
+        vals = np.array([r[METRIC_PREFIX + key] for r in rows], dtype=np.float64)
         vals = vals[np.isfinite(vals)]
         metrics[key] = float(vals.mean()) if vals.size else float("nan")
     summary["metrics"] = metrics
