@@ -256,7 +256,7 @@ def _learn(
     _write_run_json(run, cfg, status, extra)
     _close(model)
     return TrainOutcome(
-        run, status, int(model.num_timesteps), wall, eval_cb.last if eval_cb else None, timing.figures()
+        run, status, int(model.num_timesteps), wall, eval_cb.last if eval_cb else None, extra["timing"]
     )
 
 
