@@ -5,8 +5,8 @@ Targets:
                    actions, against a bare PyBullet loop (the same motor commands, then
                    ``stepSimulation`` x substeps, nothing else) over the *same scene* measured in
                    the same run, and their ratio; then the
-                   resident-memory growth over N resets. If panda-gym is installed,
-                   PandaPickAndPlace-v3 is measured in the same run for comparison.
+                   resident-memory growth over N resets. For the grasp envs, if panda-gym is
+                   installed (extra ``bench``), PandaPickAndPlace-v3 is measured in the same run.
     ``train ...``  dispatched to :mod:`robot_rl.train.bench`.
     ``deploy ...`` dispatched to :mod:`robot_rl.deploy.bench`.
 
@@ -215,7 +215,8 @@ def run_env(argv: list[str]) -> int:
     kwargs = json.loads(args.kwargs)
     env_fig, bare_fig = bench_env(args.env_id, args.steps, args.rounds, **kwargs)
     rows = [env_fig, bare_fig]
-    pg = bench_panda_gym(args.steps, args.rounds)
+    # panda-gym is the reference for the arm task only.
+    pg = bench_panda_gym(args.steps, args.rounds) if "Grasp" in args.env_id else None
     if pg is not None:
         rows.append(pg)
     print(f"{'loop':<36} {'steps/s':>9} {'sim/wall':>9} {'dt [s]':>7} {'substeps':>8}")
