@@ -4,8 +4,9 @@ For each config: train (``train.stop_on_success`` on, so training stops at the f
 evaluation on held-out episodes that reaches ``train.success_threshold``, within
 ``--max-minutes`` of wall time), then evaluate the best model on ``--episodes`` fresh held-out
 episodes (navigation: the test split). Prints and writes a markdown table
-(``docs/results/train_bench.md``), the raw figures (``train_bench.json``) and learning curves
-(``train_curves.png``). Wall times depend on the machine's load: say what else was running.
+(``docs/results/train_bench.md``), the raw figures per config (``figures/<name>.json``) and learning
+curves (``train_curves.png``); ``--report-only`` rebuilds the table and curves from the figures.
+Wall times depend on the machine's load: say what else was running.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results"), help="default docs/results")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: rebuild table and curves from --out/figures",
+    )
 
 
 def bench_one(config: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -122,31 +128,32 @@ def _other(timing: dict[str, float]) -> str:
 
 
 def collect(out: Path) -> list[dict[str, Any]]:
-    """Every benchmarked config's figures found in ``out/runs/*.json`` (one file per config)."""
-    return [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+    """Every benchmarked config's figures found in ``out/figures/*.json`` (one file per config)."""
+    return [json.loads(p.read_text()) for p in sorted((out / "figures").glob("*.json"))]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Benchmark each config; write its figures to ``--out/runs/<name>.json``, then rebuild the
+    """Benchmark each config; write its figures to ``--out/figures/<name>.json``, then rebuild the
     table and curves from every figure file there (so configs can be benchmarked one at a time)."""
     from robot_rl.train.plots import plot_runs
 
-    configs = args.configs or [Path(c) for c in SHIPPED]
+    configs = [] if args.report_only else args.configs or [Path(c) for c in SHIPPED]
     missing = [str(c) for c in configs if not c.is_file()]
     if missing:
         raise FileNotFoundError(f"config(s) not found: {', '.join(missing)}")
-    (args.out / "runs").mkdir(parents=True, exist_ok=True)
+    (args.out / "figures").mkdir(parents=True, exist_ok=True)
     for config in configs:
         row = bench_one(config, args)
         load = os.getloadavg()
         row["load_average"] = [round(x, 2) for x in load]
         row["cpu_count"] = os.cpu_count()
         row["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        (args.out / "runs" / f"{row['name']}.json").write_text(json.dumps(row, indent=2) + "\n")
+        (args.out / "figures" / f"{row['name']}.json").write_text(json.dumps(row, indent=2) + "\n")
     rows = collect(args.out)
     note = (
         f"Each row: `robot-rl bench train CONFIG` on a {os.cpu_count()}-core CPU machine shared with other "
-        "jobs (load averages per row in `runs/*.json`; wall times are pessimistic). Success: best model on "
+        "jobs (load averages per row in `figures/*.json`; wall times are pessimistic). Success: best model "
+        "on "
         f"{args.episodes} held-out episodes (navigation: test split); 'threshold': first evaluation during "
         "training (held-out seeds; navigation: val split) at or above train.success_threshold."
     )

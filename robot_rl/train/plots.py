@@ -87,6 +87,10 @@ def plot_runs(runs: list[Path], out: Path, labels: list[str] | None = None, titl
             if len(evals) > 1:
                 ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
         ax.set_xlabel(xlabel)
+        if xkey == "num_timesteps":
+            from matplotlib.ticker import EngFormatter
+
+            ax.xaxis.set_major_formatter(EngFormatter())  # 400k instead of 400000
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         if ykey == "success_rate":

@@ -15,7 +15,7 @@ def test_bench_train_writes_table_json_and_curves(tmp_path: Path, write_config, 
     code = main(["bench", "train", str(config), "--episodes", "2", "--runs-dir", str(tmp_path / "runs"),
                  "--out", str(out)])  # fmt: skip
     assert code == 0
-    row = json.loads((out / "runs" / "pend.json").read_text())
+    row = json.loads((out / "figures" / "pend.json").read_text())
     assert row["algo"] == "sac" and row["episodes"] == 2 and row["num_timesteps"] == 400
     assert row["solved_step"] == -1  # Pendulum reports no success: never "solved"
     assert row["timing"]["gradient_s"] > 0 and len(row["load_average"]) == 3
