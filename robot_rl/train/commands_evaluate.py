@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override an env kwarg (value parsed as YAML), e.g. --set-env object_set=unseen",
+        help="override an env kwarg (value parsed as YAML), e.g. --set-env object_set=random_test",
     )
     parser.add_argument(
         "--video", type=Path, help="write a .gif (or .mp4 with imageio-ffmpeg) of chosen episodes"
