@@ -25,22 +25,12 @@ import numpy as np
 
 from robot_rl.deploy import c_codegen, golden
 from robot_rl.deploy.manifest import SCHEMA, generic_layout, git_commit, versions, write_manifest
+from robot_rl.deploy.onnx_scan import RANDOM_OPS
 from robot_rl.deploy.source import PolicySource, load_source
 from robot_rl.deploy.spec import PolicySpec, extract_spec
 
 FORMATS = ("onnx", "torchscript", "c")
 OPSET = 17
-RANDOM_OPS = frozenset(
-    {
-        "RandomNormal",
-        "RandomNormalLike",
-        "RandomUniform",
-        "RandomUniformLike",
-        "Multinomial",
-        "Bernoulli",
-        "Dropout",
-    }
-)
 
 
 def export_policy(

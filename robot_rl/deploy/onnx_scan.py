@@ -18,6 +18,18 @@ from dataclasses import dataclass, field
 
 #: Domains of the standard ONNX operator sets.
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+#: Operators that sample or drop at random: a deterministic policy graph must contain none.
+RANDOM_OPS = frozenset(
+    {
+        "RandomNormal",
+        "RandomNormalLike",
+        "RandomUniform",
+        "RandomUniformLike",
+        "Multinomial",
+        "Bernoulli",
+        "Dropout",
+    }
+)
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 

@@ -23,19 +23,7 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from robot_rl.deploy.manifest import check_hashes, read_manifest
-from robot_rl.deploy.onnx_scan import scan_onnx
-
-RANDOM_OPS = frozenset(
-    {
-        "RandomNormal",
-        "RandomNormalLike",
-        "RandomUniform",
-        "RandomUniformLike",
-        "Multinomial",
-        "Bernoulli",
-        "Dropout",
-    }
-)
+from robot_rl.deploy.onnx_scan import RANDOM_OPS, scan_onnx
 
 
 class BundleError(ValueError):

@@ -51,6 +51,11 @@ HOLD_SECONDS = 0.25
 GOAL_THRESHOLD = 0.05
 REWARD_TYPES = ("dense", "sparse")
 
+#: Object position field: in the observation and, for the goal env, the goal layout.
+OBJECT_POSITION = Field(
+    "object_position", 3, "m", -POSITION_BOUND, POSITION_BOUND, "object base position, world x y z"
+)
+
 
 class GraspTask(Task):
     """Pick up one object of an :class:`ObjectSet` from the table.
@@ -70,14 +75,7 @@ class GraspTask(Task):
     obs_layout = VectorLayout(
         [
             Field("finger_contacts", 2, "1", 0.0, 1.0, "left, right finger touches the object (0/1)"),
-            Field(
-                "object_position",
-                3,
-                "m",
-                -POSITION_BOUND,
-                POSITION_BOUND,
-                "object base position, world x y z",
-            ),
+            OBJECT_POSITION,
             Field("object_orientation", 4, "1", -1.0, 1.0, "object quaternion x y z w, world frame"),
             Field("object_linear_velocity", 3, "m/s", -SPEED_BOUND, SPEED_BOUND, "world x y z"),
             Field(
@@ -238,18 +236,7 @@ class GraspTask(Task):
 class GraspGoalTask(GraspTask, GoalTask):
     """Lift the object to a goal point above its resting position (sparse reward, HER-ready)."""
 
-    goal_layout = VectorLayout(
-        [
-            Field(
-                "object_position",
-                3,
-                "m",
-                -POSITION_BOUND,
-                POSITION_BOUND,
-                "object base position, world x y z",
-            )
-        ]
-    )
+    goal_layout = VectorLayout([OBJECT_POSITION])
 
     def __init__(self, sim: PyBulletSession, robot: PandaRobot, **kwargs: Any) -> None:
         kwargs.setdefault("reward_type", "sparse")
