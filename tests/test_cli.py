@@ -27,3 +27,12 @@ def test_every_verb_module_builds_its_parser():
         )
         assert r.returncode == 0, (verb, r.stderr)
         assert f"robot-rl {verb}" in r.stdout
+
+
+def test_envs_verb_describes_spaces_and_rejects_unknown_ids(capsys):
+    assert main(["envs", "robot_rl/MobileNavDiscrete-v0"]) == 0
+    out = capsys.readouterr().out
+    assert "action: Discrete(7)" in out and "dt: 0.1000 s" in out and "episode limit: 25.0 s" in out
+    assert main(["envs", "robot_rl/Nope-v0"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown environment id(s) ['robot_rl/Nope-v0']" in err and "robot_rl/PandaGrasp-v0" in err
