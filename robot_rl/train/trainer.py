@@ -254,7 +254,7 @@ def _learn(
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     _write_run_json(run, cfg, status, extra)
-    _close(model)
+    _close(model, interrupted=status == "interrupted")
     return TrainOutcome(
         run, status, int(model.num_timesteps), wall, eval_cb.last if eval_cb else None, extra["timing"]
     )
@@ -276,9 +276,31 @@ def _sigterm_as_interrupt() -> Any:
     return signal.signal(signal.SIGTERM, _raise)
 
 
-def _close(model: Any) -> None:
+def _close(model: Any, interrupted: bool = False) -> None:
+    """Close the training envs.
+
+    After Ctrl-C/SIGTERM, SB3's ``SubprocVecEnv.close()`` can block forever: the interrupt may
+    have landed inside a pipe ``recv``, leaving half a message that ``close`` then waits to read
+    (reproduced about 1 run in 10). The workers hold nothing worth saving (the checkpoint is
+    written), so after an interrupt they are terminated instead of closed politely.
+    """
+    from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
+
     env = model.get_env()
-    if env is not None:
-        # workers may already be gone after Ctrl-C
-        with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
-            env.close()
+    if env is None:
+        return
+    base = env
+    while isinstance(base, VecEnvWrapper):
+        base = base.venv
+    if interrupted and isinstance(base, SubprocVecEnv):
+        for process in base.processes:
+            process.terminate()
+        for process in base.processes:
+            process.join(timeout=10)
+        for remote in base.remotes:
+            remote.close()
+        base.closed = True
+        return
+    # workers may already be gone after Ctrl-C
+    with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
+        env.close()
