@@ -22,9 +22,18 @@ from tests.train.conftest import pendulum_config
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _default_sigint() -> None:
+    # A runner started in the background by a non-interactive shell ignores SIGINT, and children
+    # inherit that: Python would then never raise KeyboardInterrupt. Give the training process
+    # the disposition of a foreground process on a terminal, which is what Ctrl-C reaches.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(config: Path, run: Path, *extra: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "robot_rl", "train", str(config), "--run-dir", str(run), *extra]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_default_sigint
+    )
 
 
 def wait_for_checkpoint(
