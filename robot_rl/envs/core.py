@@ -200,6 +200,7 @@ class RobotTaskEnv(gym.Env[Any, Any]):
         flat = self.obs_layout.box()
         self._obs_low, self._obs_high = flat.low, flat.high
         if isinstance(task, GoalTask):
+            self._goal_low, self._goal_high = task.goal_layout.low, task.goal_layout.high
             # Only goal envs have compute_reward: SB3's checker and HER detect goal envs by it.
             self.compute_reward = task.compute_reward
             g = task.goal_layout.box()
@@ -304,13 +305,15 @@ class RobotTaskEnv(gym.Env[Any, Any]):
         values = {**self.robot.observe(), **self.task.observe(), PREVIOUS_ACTION: self._prev_action}
         flat = self.obs_layout.pack(values)
         if self.obs_noise_std > 0:
-            # Noise is added, then clipped into the Box so observations stay inside the space.
             flat += self.np_random.normal(0.0, self.obs_noise_std, flat.shape).astype(np.float32)
-            np.clip(flat, self._obs_low, self._obs_high, out=flat)
+        # Clipped into the Box, so noisy or exploded values never leave the observation space.
+        np.minimum(np.maximum(flat, self._obs_low, out=flat), self._obs_high, out=flat)
         if isinstance(self.task, GoalTask):
+            achieved = self.task.achieved_goal().astype(np.float32)
+            np.minimum(np.maximum(achieved, self._goal_low, out=achieved), self._goal_high, out=achieved)
             return {
                 "observation": flat,
-                "achieved_goal": self.task.achieved_goal().astype(np.float32),
+                "achieved_goal": achieved,
                 "desired_goal": self.task.desired_goal().astype(np.float32),
             }
         return flat

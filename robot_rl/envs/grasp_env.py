@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from robot_rl.envs.core import RobotTaskEnv, check_choice, check_range
 from robot_rl.envs.objects import DEFAULT_RANGES, OBJECT_SETS, RANDOMIZED_RANGES, make_object_set
-from robot_rl.envs.robots.panda import POSITION_BOUND, PandaRobot, Workspace
+from robot_rl.envs.robots.panda import PandaRobot, Workspace
 from robot_rl.envs.tasks.grasp import HOLD_SECONDS, REWARD_TYPES, GraspGoalTask, GraspTask
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
@@ -116,8 +116,6 @@ class PandaGraspEnv(RobotTaskEnv):
         self.object_set, self.reward_type, self.obs_mode = object_set, reward_type, obs_mode
         self.domain_randomization = bool(domain_randomization)
         self.image_size = image_size
-        self._obs_low, self._obs_high = self.obs_layout.low, self.obs_layout.high
-        self._goal_low, self._goal_high = -POSITION_BOUND, POSITION_BOUND
         if obs_mode == "rgbd":
             self._image_matrices = self._camera(image_size, image_size, _OBS_CAMERA)
             image = spaces.Box(0, 255, (image_size, image_size, 4), np.uint8)
@@ -163,12 +161,7 @@ class PandaGraspEnv(RobotTaskEnv):
 
     # ------------------------------------------------------------------ observations
     def _observation(self) -> Any:
-        obs = super()._observation()
-        # Keep (noisy or exploded) values inside the documented bounds: the space must contain them.
-        flat = obs["observation"] if isinstance(obs, dict) else obs
-        np.minimum(np.maximum(flat, self._obs_low, out=flat), self._obs_high, out=flat)
-        if isinstance(obs, dict):
-            np.clip(obs["achieved_goal"], self._goal_low, self._goal_high, out=obs["achieved_goal"])
+        obs = super()._observation()  # already clipped into the Box by the core
         if self.obs_mode == "rgbd":
             image = self._rgbd()
             obs = {**obs, "rgbd": image} if isinstance(obs, dict) else {"state": obs, "rgbd": image}
