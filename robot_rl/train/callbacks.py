@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,9 @@ class SuccessEvalCallback(BaseCallback):
         self.next_at = -1
         self.last: dict[str, Any] | None = None
         self.seconds = 0.0  # wall time spent evaluating (excluded from the rollout figure)
+        #: called with each evaluation summary once it is logged and the best model saved
+        #: (a sweep trial reports it to Ray Tune here)
+        self.after_eval: Callable[[dict[str, Any]], None] | None = None
 
     def _on_training_start(self) -> None:
         self.next_at = (self.num_timesteps // self.freq + 1) * self.freq
@@ -202,9 +206,12 @@ class SuccessEvalCallback(BaseCallback):
         """Run one evaluation now, log it, save the best model; returns the summary."""
         t0 = time.monotonic()
         try:
-            return self._evaluate()
+            summary = self._evaluate()
         finally:
             self.seconds += time.monotonic() - t0
+        if self.after_eval is not None:
+            self.after_eval(summary)
+        return summary
 
     def _evaluate(self) -> dict[str, Any]:
         vecnorm = self.model.get_vec_normalize_env()

@@ -10,6 +10,7 @@ import contextlib
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,18 @@ def _write_run_json(run: Path, cfg: Config, status: str, extra: dict[str, Any]) 
 
 
 def train(
-    cfg: Config, run: Path, command: str, resume: bool = False, overwrite: bool = False
+    cfg: Config,
+    run: Path,
+    command: str,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainOutcome:
     """Train ``cfg`` into ``run`` (or continue it from its last checkpoint with ``resume``).
+
+    ``on_eval`` is called with each evaluation summary (``success_rate``, ``metrics``,
+    ``num_timesteps``, ...) right after a checkpoint of the evaluated model is written, so that
+    whoever it reports to (a sweep's Ray Tune) can stop the run there or restart it from that point.
 
     Raises:
         ValueError: Bad config/env kwargs, or an existing run dir without resume/overwrite.
@@ -148,7 +158,7 @@ def train(
     _write_run_json(run, cfg, "running", base)
     clock = Clock(state.wall_time_s)  # started before env creation and demonstrations: all counted
     model, start = _build_model(cfg, run, ckpt)
-    return _learn(cfg, run, model, state, base, start, clock)
+    return _learn(cfg, run, model, state, base, start, clock, on_eval)
 
 
 def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
@@ -205,7 +215,14 @@ def load_state_steps(ckpt: Path) -> int:
 
 
 def _learn(
-    cfg: Config, run: Path, model: Any, state: TrainState, base: dict[str, Any], start: int, clock: Clock
+    cfg: Config,
+    run: Path,
+    model: Any,
+    state: TrainState,
+    base: dict[str, Any],
+    start: int,
+    clock: Clock,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainOutcome:
     t = cfg.train
     ckpt_cb = CheckpointCallback(run / rd.CHECKPOINTS, t.checkpoint_freq, t.keep_checkpoints, state, clock)
@@ -216,6 +233,14 @@ def _learn(
             run, cfg.env.id, eval_kwargs, t.eval_freq, t.eval_episodes, t.eval_seed,
             t.success_threshold, t.stop_on_success, state, clock, t.metric_thresholds,
         )  # fmt: skip
+        if on_eval is not None:
+            report = on_eval
+
+            def _checkpoint_then_report(summary: dict[str, Any]) -> None:
+                ckpt_cb.save_now()
+                report(summary)
+
+            eval_cb.after_eval = _checkpoint_then_report
     timing = TimingCallback([c for c in (ckpt_cb, eval_cb) if c is not None])
     progress = ProgressCallback(t.total_timesteps, t.log_interval_s, eval_cb, clock, t.max_wall_time_s)
     callbacks: list[Any] = [c for c in (ckpt_cb, eval_cb, progress, timing) if c is not None]
@@ -225,6 +250,10 @@ def _learn(
     try:
         if remaining > 0:
             model.learn(remaining, callback=callbacks, reset_num_timesteps=False, progress_bar=False)
+        else:  # resumed with the budget already trained: no learn() sets the callbacks up
+            for callback in callbacks:
+                callback.init_callback(model)
+                callback.num_timesteps = model.num_timesteps
         if eval_cb is not None and (
             eval_cb.last is None or eval_cb.last["num_timesteps"] != model.num_timesteps
         ):

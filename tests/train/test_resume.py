@@ -129,3 +129,16 @@ def test_interrupt_saves_a_checkpoint_and_exits_cleanly(sig: int, tmp_path: Path
     ckpt = latest_checkpoint(run / "checkpoints")
     assert ckpt is not None and ckpt.name == f"step_{info['num_timesteps']:010d}"
     assert (run / "model.zip").is_file() and (run / "vecnormalize.pkl").is_file()
+
+
+def test_resuming_a_finished_run_trains_nothing_and_evaluates_it(tmp_path: Path) -> None:
+    from robot_rl.train.config import config_from_dict
+    from robot_rl.train.trainer import train
+
+    cfg = config_from_dict(pendulum_config(total_timesteps=200, eval_freq=200))
+    run = tmp_path / "run"
+    train(cfg, run, "first")
+    again = train(cfg, run, "again", resume=True)  # used to fail: the eval callback was never set up
+    assert again.status == "finished" and again.num_timesteps == 200
+    assert again.eval is not None and again.eval["num_timesteps"] == 200
+    assert json.loads((run / "run.json").read_text())["resumed_from"] == 200
