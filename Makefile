@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install robot_rl with pinned dependencies
@@ -20,10 +20,10 @@ lint: $(STAMP)  ## ruff (lint + format check) and mypy
 	$(BIN)/mypy
 
 test: lint  ## lint, then the test suite (slow tests excluded); what CI runs
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not slow"
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow"
 
 test-all: lint  ## every test, slow ones included
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -9,6 +9,7 @@ Targets:
                    installed (extra ``bench``), PandaPickAndPlace-v3 is measured in the same run.
     ``train ...``  dispatched to :mod:`robot_rl.train.bench`.
     ``deploy ...`` dispatched to :mod:`robot_rl.deploy.bench`.
+    ``sweep ...``  dispatched to :mod:`robot_rl.sweep.bench` (seeds on Ray vs. one after another).
 
 Rounds alternate env and bare loop so that both see the same machine load; the median of the
 rounds is reported. The bare loop replays the motor commands the env sent (recorded in an untimed
@@ -28,7 +29,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-DISPATCH = {"train": "robot_rl.train.bench", "deploy": "robot_rl.deploy.bench"}
+DISPATCH = {
+    "train": "robot_rl.train.bench",
+    "deploy": "robot_rl.deploy.bench",
+    "sweep": "robot_rl.sweep.bench",
+}
 
 
 @dataclass

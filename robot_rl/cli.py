@@ -20,6 +20,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "envs": ("robot_rl.envs.commands", "list the registered environments with their spaces and dt"),
     "bench": ("robot_rl.bench", "benchmarks: env speed vs. a bare PyBullet loop, training, deploy"),
     "train": ("robot_rl.train.commands_train", "train a policy from a launch/*.yaml config"),
+    "sweep": (
+        "robot_rl.sweep.commands_sweep",
+        "seeds and hyperparameter sweeps on Ray Tune + Optuna (needs robot_rl[ray])",
+    ),
     "evaluate": ("robot_rl.train.commands_evaluate", "evaluate a run or model on fresh seeded episodes"),
     "plot": ("robot_rl.train.commands_plot", "plot learning curves of one or more runs"),
     "export": ("robot_rl.deploy.commands_export", "export a trained policy (ONNX, TorchScript, C)"),
@@ -69,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv[1:])
     try:
         return int(module.run(args) or 0)  # type: ignore[attr-defined]
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, ModuleNotFoundError) as exc:
         # Input errors: one clear line, no traceback. Set ROBOT_RL_DEBUG=1 to see it.
         import os
 

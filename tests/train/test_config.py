@@ -10,7 +10,7 @@ import yaml
 from robot_rl.train.config import apply_overrides, config_from_dict, dump_config, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted(p for p in (ROOT / "launch").glob("*.yaml") if not p.name.startswith("deploy"))
+SHIPPED = sorted(p for p in (ROOT / "launch").glob("*.yaml") if not p.name.startswith(("deploy", "sweep")))
 
 
 def minimal(**sections: dict) -> dict:

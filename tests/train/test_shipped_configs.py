@@ -13,7 +13,7 @@ from robot_rl.train.config import load_config
 from robot_rl.train.trainer import train
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted(p for p in (ROOT / "launch").glob("*.yaml") if not p.name.startswith("deploy"))
+SHIPPED = sorted(p for p in (ROOT / "launch").glob("*.yaml") if not p.name.startswith(("deploy", "sweep")))
 
 #: Budget-shrinking overrides per algorithm (same code paths, fewer and smaller updates).
 SMALL = {

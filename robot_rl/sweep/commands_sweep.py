@@ -1,0 +1,135 @@
+"""``robot-rl sweep SWEEP.yaml [--address auto|ray://...] [--max-concurrent K] [--resume] [--report]``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+EPILOG = """\
+examples:
+  robot-rl sweep launch/sweep_nav_ppo_seeds.yaml                 4 seeds on a local Ray (all cores)
+  robot-rl sweep launch/sweep_nav_ppo_lr.yaml --max-concurrent 2 Optuna + ASHA, 2 trials at a time
+  robot-rl sweep launch/sweep_nav_ppo_lr.yaml --resume           continue after the driver died
+  robot-rl sweep --report runs/sweeps/nav_ppo_lr                 rebuild the table, best.yaml, plot
+  robot-rl sweep launch/sweep_nav_ppo_lr.yaml --address auto     on a running Ray cluster (from a node
+                                                                 of it; --out on a shared filesystem)
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``robot-rl sweep``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument(
+        "sweep", nargs="?", type=Path, help="launch/sweep_*.yaml (optional with --resume --out)"
+    )
+    parser.add_argument("--out", type=Path, help="sweep directory (default runs/sweeps/<sweep name>)")
+    parser.add_argument(
+        "--address",
+        help="join a running Ray cluster: 'auto' (from one of its nodes), HOST:PORT or ray://HOST:10001; "
+        "default: start a local Ray with this machine's cores",
+    )
+    parser.add_argument("--cpus", type=int, help="CPUs of the local Ray (default: all cores)")
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        help="trials running at once (default: the sweep's max_concurrent; 0: no cap)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the sweep file, e.g. --set seeds=2 or --set samples=4 (repeatable)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted sweep from its directory"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing sweep directory")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="run nothing: rebuild the table, best.yaml and plot of --out/SWEEP",
+    )
+
+
+def _sweep_dir(args: argparse.Namespace) -> Path:
+    from robot_rl.sweep.config import load_sweep
+
+    if args.out is not None:
+        return Path(args.out)
+    if args.sweep is None:
+        raise ValueError("give the SWEEP file (e.g. launch/sweep_nav_ppo_lr.yaml) or --out DIR")
+    return Path("runs") / "sweeps" / load_sweep(args.sweep, args.overrides).name
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run, resume or report a sweep; print the ranked configurations and where the files went."""
+    import yaml
+
+    from robot_rl.sweep.config import SweepConfig, load_sweep, sweep_from_dict
+    from robot_rl.sweep.runner import SWEEP_YAML, require_ray, run_sweep
+    from robot_rl.sweep.summary import write_report
+
+    if args.max_concurrent is not None and args.max_concurrent < 0:
+        raise ValueError(f"--max-concurrent={args.max_concurrent}; expected an integer >= 0 (0: no cap)")
+    if args.cpus is not None and args.cpus < 1:
+        raise ValueError(f"--cpus={args.cpus}; expected an integer >= 1")
+    sweep_dir = _sweep_dir(args)
+    if (args.report or args.resume) and not (sweep_dir / SWEEP_YAML).is_file():
+        raise FileNotFoundError(f"{sweep_dir / SWEEP_YAML} not found: is {sweep_dir} a sweep directory?")
+    if args.report:
+        saved = sweep_from_dict(yaml.safe_load((sweep_dir / SWEEP_YAML).read_text()), sweep_dir)
+        _print_summary(write_report(sweep_dir, saved), sweep_dir)
+        return 0
+    require_ray()
+    cfg: SweepConfig | None = None
+    if not args.resume:
+        if args.sweep is None:
+            raise ValueError(
+                "a SWEEP file is required (e.g. launch/sweep_nav_ppo_lr.yaml) unless --resume is given"
+            )
+        cfg = load_sweep(args.sweep, args.overrides)
+    command = (
+        shlex.join(["robot-rl", *sys.argv[1:]]) if sys.argv[0].endswith("robot-rl") else shlex.join(sys.argv)
+    )
+    if cfg is not None:
+        print(
+            f"[sweep] {cfg.name}: {cfg.n_configs} configuration(s) x {cfg.seeds} seed(s) = "
+            f"{cfg.total_trials} "
+            f"trials of {cfg.base} ({cfg.search} search, {cfg.scheduler.type} stopping, metric {cfg.metric}) "
+            f"-> {sweep_dir}",
+            flush=True,
+        )
+    outcome = run_sweep(
+        cfg, sweep_dir, command, resume=args.resume, overwrite=args.overwrite, address=args.address,
+        cpus=args.cpus, max_concurrent=args.max_concurrent,
+    )  # fmt: skip
+    ended = sweep_from_dict(yaml.safe_load((sweep_dir / SWEEP_YAML).read_text()), sweep_dir)
+    failed = [t for t in outcome.trials if t.status == "ERROR"]
+    summary = write_report(
+        sweep_dir, ended, {"complete": outcome.complete, "wall_time_s": outcome.wall_time_s}
+    )
+    _print_summary(summary, sweep_dir)
+    for t in failed:
+        print(f"[sweep] trial {t.trial_id} failed: {t.error}", file=sys.stderr)
+    if not outcome.complete:
+        print(
+            f"[sweep] interrupted; continue with: robot-rl sweep --resume --out {sweep_dir}", file=sys.stderr
+        )
+        return 130
+    print(f"[sweep] done in {outcome.wall_time_s:.0f} s")
+    return 1 if failed and len(failed) == len(outcome.trials) else 0
+
+
+def _print_summary(summary: dict[str, object], sweep_dir: Path) -> None:
+    print((sweep_dir / "trials.md").read_text())
+    best = summary.get("best")
+    if isinstance(best, dict):
+        print(f"best: {best['params'] or 'the base config'}: {summary['metric']} {best['mean']:.4g} "
+              f"+- {best['std']:.2g} over {best['seeds']} seed(s)")  # fmt: skip
+        print(f"train it: robot-rl train {sweep_dir / 'best.yaml'}")
+    print(f"wrote {sweep_dir}/trials.md, trials.csv, summary.json, best.yaml, sweep.png")

@@ -1,0 +1,315 @@
+"""Run (or resume) a sweep on Ray Tune: local Ray with this machine's cores, or an existing cluster.
+
+The sweep directory::
+
+    SWEEP/
+      sweep.yaml        the validated sweep, with the resolved base training config (resume reads it)
+      command.txt       the sweep command lines (one per start or resume)
+      trials/<id>/      one ordinary run directory per trial (evaluate, plot, export work on it)
+      logs/<id>.log     what each trial's training printed
+      tune/             Ray Tune's experiment state (what ``--resume`` restores)
+      trials.csv, trials.md, summary.json, best.yaml, sweep.png   written at the end
+
+Ray is imported only here and in :mod:`robot_rl.sweep.trial`; without it, ``robot-rl sweep``
+says how to install it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from robot_rl.sweep.config import SweepConfig, sweep_from_dict
+from robot_rl.sweep.trial import TRIAL_JSON, TRIALS, trial_params, write_trial_info
+from robot_rl.train import run_dir as rd
+
+SWEEP_YAML = "sweep.yaml"
+TUNE_DIR = "tune"
+INSTALL_HINT = "robot-rl sweep needs Ray Tune and Optuna: pip install 'robot_rl[ray]'"
+
+
+def require_ray() -> None:
+    """Raise a clear error when the ``ray`` extra is not installed."""
+    try:
+        import optuna  # noqa: F401
+        import ray  # noqa: F401
+        from ray import tune  # noqa: F401
+    except ImportError as exc:
+        raise ModuleNotFoundError(f"{INSTALL_HINT} ({exc})") from exc
+
+
+@dataclass
+class TrialRecord:
+    """What Tune knows of one trial when the sweep ends."""
+
+    trial_id: str
+    status: str  # TERMINATED, ERROR, RUNNING, PENDING, PAUSED
+    params: dict[str, Any]
+    seed_index: int
+    done: bool  # ran to its budget (not stopped by the scheduler or the time budget)
+    failures: int
+    error: str
+
+
+@dataclass
+class SweepOutcome:
+    """A finished (or interrupted) sweep."""
+
+    sweep_dir: Path
+    complete: bool
+    trials: list[TrialRecord]
+    wall_time_s: float
+
+
+def prepare_sweep_dir(sweep_dir: Path, cfg: SweepConfig | None, resume: bool, overwrite: bool) -> SweepConfig:
+    """Create the sweep directory (or check it can be resumed); returns the sweep to run.
+
+    Raises:
+        ValueError: The directory exists and neither ``resume`` nor ``overwrite`` was given.
+        FileNotFoundError: ``resume`` without a sweep (or without Tune state) to resume.
+    """
+    if resume:
+        path = sweep_dir / SWEEP_YAML
+        if not path.is_file():
+            raise FileNotFoundError(f"cannot resume: {path} not found")
+        if not (sweep_dir / TUNE_DIR).is_dir():
+            raise FileNotFoundError(
+                f"cannot resume: {sweep_dir / TUNE_DIR} not found (the sweep died before Tune saved its "
+                f"state); start it again with --overwrite"
+            )
+        return sweep_from_dict(yaml.safe_load(path.read_text()), sweep_dir, where=str(path))
+    assert cfg is not None
+    if sweep_dir.exists() and any(sweep_dir.iterdir()):
+        if not overwrite:
+            raise ValueError(
+                f"sweep directory {sweep_dir} already exists; pass --resume to continue it, "
+                f"--overwrite to replace it, or choose another --out"
+            )
+        shutil.rmtree(sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    rd.atomic_write_text(sweep_dir / SWEEP_YAML, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    return cfg
+
+
+def start_ray(address: str | None, cpus: int | None) -> None:
+    """Join ``address`` (``auto``, ``HOST:PORT`` or ``ray://HOST:10001``) or start a local Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {
+        "log_to_driver": False,  # trials' output goes to SWEEP/logs/<trial>.log
+        "logging_level": logging.ERROR,
+        "include_dashboard": False,
+    }
+    if address:
+        kwargs.pop("include_dashboard")
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=cpus or os.cpu_count() or 1, **kwargs)
+
+
+def build_tuner(cfg: SweepConfig, sweep_dir: Path, max_concurrent: int | None, resume: bool) -> Any:
+    """The Tune ``Tuner`` of a sweep (restored from ``SWEEP/tune`` with ``resume``)."""
+    from ray import tune
+
+    from robot_rl.sweep.progress import SweepProgress
+    from robot_rl.sweep.trial import run_trial
+
+    sweep_dir = sweep_dir.resolve()
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, sweep_dir=str(sweep_dir), sweep=cfg.to_dict()), dict(cfg.resources)
+    )
+    if resume:
+        return tune.Tuner.restore(
+            str(sweep_dir / TUNE_DIR), trainable=trainable, resume_unfinished=True, resume_errored=True
+        )
+    concurrent = max_concurrent if max_concurrent is not None else cfg.max_concurrent
+    param_space, search_alg, num_samples = _search(cfg)
+    tune_config = tune.TuneConfig(
+        metric=cfg.metric,
+        mode=cfg.mode,
+        search_alg=search_alg,
+        scheduler=_scheduler(cfg),
+        num_samples=num_samples,
+        max_concurrent_trials=concurrent or None,
+        time_budget_s=cfg.time_budget_min * 60 or None,
+        reuse_actors=False,
+    )
+    run_config = tune.RunConfig(
+        name=TUNE_DIR,
+        storage_path=str(sweep_dir),
+        verbose=0,
+        failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
+        callbacks=[SweepProgress(cfg.total_trials, cfg.metric, cfg.mode, str(sweep_dir))],
+    )
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
+
+
+def _search(cfg: SweepConfig) -> tuple[dict[str, Any], Any, int]:
+    """Param space, search algorithm and ``num_samples`` for grid, random or Optuna search.
+
+    Grid and random sweeps list their configurations explicitly (random ones drawn with the
+    sweep's seed), crossed with the seed indices, so every configuration is trained with the same
+    seeds. Optuna samples configurations itself; Tune's ``Repeater`` runs each with ``seeds``
+    seeds and gives Optuna their mean.
+    """
+    from ray import tune
+
+    if cfg.search in ("grid", "random"):
+        points = cfg.grid_points() if cfg.search == "grid" else cfg.random_points()
+        space = {"params": tune.grid_search(points), "seed_index": tune.grid_search(list(range(cfg.seeds)))}
+        return space, None, 1
+    from ray.tune.search import Repeater
+    from ray.tune.search.optuna import OptunaSearch
+
+    domains = {p.key: _domain(p) for p in cfg.params}
+    searcher: Any = OptunaSearch(seed=cfg.seed)
+    if cfg.seeds > 1:
+        searcher = Repeater(searcher, repeat=cfg.seeds, set_index=True)
+    return {"params": domains}, searcher, cfg.samples * cfg.seeds
+
+
+def _domain(p: Any) -> Any:
+    from ray import tune
+
+    if p.discrete:
+        return tune.choice(list(p.values))
+    if p.kind == "int":
+        return tune.randint(int(p.low), int(p.high) + 1)
+    if p.kind == "loguniform":
+        return tune.loguniform(p.low, p.high)
+    return tune.uniform(p.low, p.high)
+
+
+def _scheduler(cfg: SweepConfig) -> Any:
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
+
+    s = cfg.scheduler
+    max_t = int(cfg.base_raw["train"]["total_timesteps"])
+    if s.type == "asha":
+        return ASHAScheduler(
+            time_attr="num_timesteps",
+            max_t=max_t,
+            grace_period=s.grace_period,
+            reduction_factor=s.reduction_factor,
+        )
+    if s.type == "median":
+        return MedianStoppingRule(
+            time_attr="num_timesteps", grace_period=s.grace_period, min_samples_required=s.min_samples
+        )
+    return FIFOScheduler()
+
+
+def run_sweep(
+    cfg: SweepConfig | None,
+    sweep_dir: Path,
+    command: str,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    address: str | None = None,
+    cpus: int | None = None,
+    max_concurrent: int | None = None,
+) -> SweepOutcome:
+    """Run a sweep (or resume one) and finalize its trial run directories.
+
+    Raises:
+        ValueError, FileNotFoundError: Bad sweep, or a sweep directory that cannot be used.
+        ModuleNotFoundError: Ray is not installed.
+    """
+    require_ray()
+    if cfg is not None and not resume:
+        from robot_rl.sweep.config import check_trial_space
+
+        check_trial_space(cfg)  # env, learner kwargs and metric: before anything is written
+    cfg = prepare_sweep_dir(sweep_dir, cfg, resume, overwrite)
+    with (sweep_dir / "command.txt").open("a") as fh:
+        fh.write(command + "\n")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own tables off (verbose=0); we print our own
+    start_ray(address, cpus)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    t0 = time.monotonic()
+    tuner = build_tuner(cfg, sweep_dir, max_concurrent, resume)
+    grid = tuner.fit()
+    trials = [_record(t) for t in grid._experiment_analysis.trials]
+    for trial in trials:
+        finalize_trial(sweep_dir, cfg, trial)
+    complete = len(trials) >= cfg.total_trials and all(t.status in ("TERMINATED", "ERROR") for t in trials)
+    return SweepOutcome(sweep_dir, complete, trials, time.monotonic() - t0)
+
+
+def _record(trial: Any) -> TrialRecord:
+    params, seed_index = trial_params(trial.config)
+    error = ""
+    if trial.status == "ERROR" and trial.error_file and Path(trial.error_file).is_file():
+        lines = [ln for ln in Path(trial.error_file).read_text().splitlines() if ln.strip()]
+        error = lines[-1] if lines else "unknown error"
+    return TrialRecord(
+        trial_id=trial.trial_id,
+        status=trial.status,
+        params=params,
+        seed_index=seed_index,
+        done=bool((trial.last_result or {}).get("done")),
+        failures=int(trial.num_failures),
+        error=error,
+    )
+
+
+def finalize_trial(sweep_dir: Path, cfg: SweepConfig, trial: TrialRecord) -> None:
+    """Make an ended trial's run directory complete and truthful.
+
+    Tune stops a trial inside its report (the scheduler, the time budget, or simply the last
+    report of a trial that has trained its budget), right after the trial wrote a checkpoint:
+    that checkpoint becomes its ``model.zip``, and ``run.json`` says ``finished`` (whole budget)
+    or ``stopped_early``. A trial that failed for good says ``failed`` and why. The retries a
+    trial needed go into its ``sweep_trial.json``.
+    """
+    from robot_rl.train.callbacks import latest_checkpoint
+
+    run = sweep_dir / TRIALS / trial.trial_id
+    write_trial_info(sweep_dir, trial.trial_id, cfg.to_dict(), trial.params, trial.seed_index)
+    if (run / TRIAL_JSON).is_file():
+        record = rd.read_json(run / TRIAL_JSON)
+        record["retries"] = trial.failures
+        rd.write_json(run / TRIAL_JSON, record)
+    info_path = run / rd.RUN_JSON
+    if not info_path.is_file() or trial.status not in ("TERMINATED", "ERROR"):
+        return
+    info = rd.read_json(info_path)
+    if info.get("status") != "running":
+        return
+    ckpt = latest_checkpoint(run / rd.CHECKPOINTS)
+    if ckpt is not None:
+        import json
+
+        state = json.loads((ckpt / "state.json").read_text())
+        info["num_timesteps"] = int(state["num_timesteps"])
+        info["wall_time_s"] = round(float(state.get("wall_time_s", 0.0)), 3)
+        for name in ("model.zip", rd.VECNORM):
+            if (ckpt / name).is_file():
+                tmp = run / f".tmp_{name}"
+                shutil.copyfile(ckpt / name, tmp)
+                os.replace(tmp, run / name)
+    if trial.status == "ERROR":
+        info["status"] = "failed"
+        info["error"] = trial.error
+    elif info["num_timesteps"] >= int(info.get("total_timesteps", 0)):
+        info["status"] = "finished"  # stopped by Tune at its last report, with the whole budget trained
+    else:
+        info["status"] = "stopped_early"
+    rd.write_json(info_path, info)
+
+
+def trial_dirs(sweep_dir: Path) -> list[Path]:
+    """The trial run directories of a sweep, by trial id."""
+    return sorted(p for p in (sweep_dir / TRIALS).glob("*") if (p / TRIAL_JSON).is_file())

@@ -1,0 +1,232 @@
+"""Tiny sweeps on a local Ray with 2 CPUs: trial run directories, the summary, early stopping,
+a trial whose process is killed (retried from its checkpoint), a driver killed (``--resume``).
+
+All Ray tests share one xdist group so that two local Ray clusters never compete for the 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from robot_rl.train.config import load_config
+from robot_rl.train.run_dir import load_run
+from tests.sweep.conftest import base_config, write_sweep
+
+pytestmark = pytest.mark.xdist_group("ray")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sweep_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "robot_rl", "sweep", *args, "--cpus", "2"]
+
+
+def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(sweep_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r
+
+
+def trials(out: Path) -> dict[str, dict]:
+    """trial id -> run.json + sweep_trial.json of every trial directory."""
+    found = {}
+    for run in sorted((out / "trials").iterdir()):
+        info = json.loads((run / "run.json").read_text())
+        info["trial"] = json.loads((run / "sweep_trial.json").read_text())
+        found[run.name] = info
+    return found
+
+
+def log_of(out: Path, trial_id: str) -> str:
+    return (out / "logs" / f"{trial_id}.log").read_text()
+
+
+def test_grid_sweep_trials_are_ordinary_runs_with_a_summary(tmp_path: Path) -> None:
+    sweep = write_sweep(
+        tmp_path,
+        {"params": {"algo.kwargs.learning_rate": [3e-4, 3e-3]}, "seeds": 2, "metric": "return_mean"},
+        base_config(total=512),
+    )
+    out = tmp_path / "out"
+    r = run_cli(str(sweep), "--out", str(out))
+    assert "2 configuration(s) x 2 seed(s) = 4 trials" in r.stdout and "[4/4]" in r.stdout
+    found = trials(out)
+    assert len(found) == 4
+    combos = sorted((t["trial"]["params"]["algo.kwargs.learning_rate"], t["seed"]) for t in found.values())
+    assert combos == [(3e-4, 0), (3e-4, 1), (3e-3, 0), (3e-3, 1)]
+    for trial_id, info in found.items():
+        run = out / "trials" / trial_id
+        assert info["status"] == "finished" and info["num_timesteps"] == 512, info
+        for name in (
+            "config.yaml",
+            "command.txt",
+            "model.zip",
+            "best_model.zip",
+            "eval.json",
+            "versions.json",
+        ):
+            assert (run / name).is_file(), name
+        rows = (run / "logs" / "evaluations.csv").read_text().splitlines()
+        assert len(rows) == 1 + 2  # header + evaluations at 256 and 512 steps
+        cfg = load_config(run / "config.yaml")
+        assert cfg.algo.kwargs["learning_rate"] == info["trial"]["params"]["algo.kwargs.learning_rate"]
+        assert cfg.train.seed == info["seed"] == info["trial"]["seed"]
+    # every existing command works on a trial directory
+    some = next(iter(found))
+    loaded = load_run(out / "trials" / some, which="final")
+    assert loaded.num_timesteps == 512
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is True and summary["trials"] == 4 and summary["statuses"] == {"finished": 4}
+    best = summary["best"]
+    means = [c["mean"] for c in summary["configs"]]
+    assert best["mean"] == max(means) and best["seeds"] == 2 and len(summary["configs"]) == 2
+    best_cfg = load_config(out / "best.yaml")
+    assert best_cfg.algo.kwargs["learning_rate"] == best["params"]["algo.kwargs.learning_rate"]
+    table = (out / "trials.md").read_text()
+    assert table.count("| finished |") == 4 and "algo.kwargs.learning_rate" in table
+    assert (out / "sweep.png").stat().st_size > 10_000 and (out / "trials.csv").read_text().count("\n") == 5
+    # the recorded train command reproduces the trial without Ray, to the last digit
+    info = found[some]
+    words = info["trial"]["train_command"].split()[1:]
+    replay = tmp_path / "replay"
+    subprocess.run([sys.executable, "-m", "robot_rl", *words, "--run-dir", str(replay)], cwd=ROOT, check=True,
+                   capture_output=True, timeout=120)  # fmt: skip
+    assert json.loads((replay / "eval.json").read_text())["return_mean"] == pytest.approx(
+        json.loads((out / "trials" / some / "eval.json").read_text())["return_mean"], abs=1e-9
+    )
+    # an existing sweep directory is never overwritten by accident
+    again = subprocess.run(sweep_cmd(str(sweep), "--out", str(out)), cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 2 and "already exists; pass --resume" in again.stderr
+
+
+def test_asha_stops_bad_trials_early_and_their_run_dirs_stay_usable(tmp_path: Path) -> None:
+    # one trial at a time: the trials are deterministic, so which ones ASHA stops is too
+    sweep = write_sweep(
+        tmp_path,
+        {
+            "params": {"algo.kwargs.learning_rate": {"loguniform": [1e-5, 1e-2]}},
+            "search": "random",
+            "samples": 4,
+            "metric": "return_mean",
+            "scheduler": {"type": "asha", "grace_period": 256, "reduction_factor": 2},
+            "max_concurrent": 1,
+        },
+        base_config(total=1024),
+    )
+    out = tmp_path / "out"
+    r = run_cli(str(sweep), "--out", str(out))
+    found = trials(out)
+    statuses = sorted(t["status"] for t in found.values())
+    assert "stopped_early" in statuses and "finished" in statuses, statuses
+    assert "stopped early at 256 steps" in r.stdout or "stopped early at 512 steps" in r.stdout
+    for trial_id, info in found.items():
+        run = out / "trials" / trial_id
+        if info["status"] == "stopped_early":
+            assert info["num_timesteps"] < 1024
+            assert (
+                load_run(run, which="final").num_timesteps == info["num_timesteps"]
+            )  # model.zip = checkpoint
+        else:
+            assert info["num_timesteps"] == 1024
+
+
+def _wait(condition, proc: subprocess.Popen[str], what: str, timeout: float = 180) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"sweep exited before {what}: {proc.stdout.read() if proc.stdout else ''}")
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _checkpointed(out: Path) -> list[str]:
+    """Trials that have a checkpoint but have not finished."""
+    ids = []
+    for run in (out / "trials").glob("*"):
+        try:
+            info = json.loads((run / "run.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if info.get("status") == "running" and (run / "checkpoints" / "latest.json").is_file():
+            ids.append(run.name)
+    return ids
+
+
+def _finished(out: Path) -> list[str]:
+    ids = []
+    for run in (out / "trials").glob("*"):
+        try:
+            if json.loads((run / "run.json").read_text()).get("status") == "finished":
+                ids.append(run.name)
+        except (OSError, ValueError):
+            continue
+    return ids
+
+
+def test_a_killed_trial_process_is_retried_from_its_checkpoint(tmp_path: Path) -> None:
+    sweep = write_sweep(
+        tmp_path, {"seeds": 2, "metric": "return_mean"}, base_config(total=4096, eval_freq=512)
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen(sweep_cmd(str(sweep), "--out", str(out)), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    try:
+        _wait(lambda: (out / "trials").is_dir() and _checkpointed(out), proc, "a checkpoint")
+        victim = _checkpointed(out)[0]
+        pid = int(re.search(r"pid (\d+)", log_of(out, victim)).group(1))  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGKILL)  # the trial's Ray worker process dies, as with a lost node
+        stdout, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, stdout[-3000:]
+    assert f"trial {victim}" in stdout and "retrying from its last checkpoint" in stdout
+    info = trials(out)[victim]
+    assert info["status"] == "finished" and info["num_timesteps"] == 4096
+    assert info["resumed_from"] >= 512 and info["trial"]["retries"] == 1  # continued, not started over
+    log = log_of(out, victim)
+    assert log.count(": starting") == 1 and log.count(": resuming") == 1
+    assert (out / "trials" / victim / "command.txt").read_text().count("robot-rl train") == 2
+    assert sorted(t["status"] for t in trials(out).values()) == ["finished", "finished"]
+
+
+def test_a_killed_driver_is_resumed_without_retraining_finished_trials(tmp_path: Path) -> None:
+    sweep = write_sweep(
+        tmp_path,
+        {"seeds": 4, "metric": "return_mean", "max_concurrent": 2},
+        base_config(total=8192, eval_freq=512),
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen(sweep_cmd(str(sweep), "--out", str(out)), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    try:
+        _wait(lambda: (out / "trials").is_dir() and _finished(out) and _checkpointed(out), proc,
+              "a finished trial and a checkpointed one")  # fmt: skip
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and everything it started, at once
+        proc.wait(timeout=30)
+    done_before, midway = _finished(out), _checkpointed(out)  # as the kill left them
+    assert done_before and midway
+    r = run_cli("--resume", "--out", str(out))
+    assert "[sweep] done" in r.stdout
+    found = trials(out)
+    assert len(found) == 4 and all(
+        t["status"] == "finished" and t["num_timesteps"] == 8192 for t in found.values()
+    )
+    for trial_id in done_before:  # finished before the kill: not trained again
+        assert log_of(out, trial_id).count(": starting") == 1 and ": resuming" not in log_of(out, trial_id)
+    for trial_id in midway:  # killed mid-way: continued from its checkpoint
+        assert ": resuming" in log_of(out, trial_id) and found[trial_id]["resumed_from"] >= 512
+    assert json.loads((out / "summary.json").read_text())["complete"] is True
+    assert (out / "command.txt").read_text().count("--resume") == 1
