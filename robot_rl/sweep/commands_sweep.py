@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ examples:
   robot-rl sweep launch/sweep_nav_ppo_seeds.yaml                 4 seeds on a local Ray (all cores)
   robot-rl sweep launch/sweep_nav_ppo_lr.yaml --max-concurrent 2 Optuna + ASHA, 2 trials at a time
   robot-rl sweep launch/sweep_nav_ppo_lr.yaml --resume           continue after the driver died
-  robot-rl sweep --report runs/sweeps/nav_ppo_lr                 rebuild the table, best.yaml, plot
+  robot-rl sweep --report --out runs/sweeps/nav_ppo_lr           rebuild the table, best.yaml, plot
   robot-rl sweep launch/sweep_nav_ppo_lr.yaml --address auto     on a running Ray cluster (from a node
                                                                  of it; --out on a shared filesystem)
 """
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report",
         action="store_true",
-        help="run nothing: rebuild the table, best.yaml and plot of --out/SWEEP",
+        help="run nothing: rebuild the table, best.yaml and plot of the sweep directory",
     )
 
 
@@ -83,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{sweep_dir / SWEEP_YAML} not found: is {sweep_dir} a sweep directory?")
     if args.report:
         saved = sweep_from_dict(yaml.safe_load((sweep_dir / SWEEP_YAML).read_text()), sweep_dir)
-        _print_summary(write_report(sweep_dir, saved), sweep_dir)
+        previous = sweep_dir / "summary.json"
+        old = json.loads(previous.read_text()) if previous.is_file() else {}
+        kept = {k: old[k] for k in ("complete", "wall_time_s") if k in old}  # known only to the run
+        _print_summary(write_report(sweep_dir, saved, kept), sweep_dir)
         return 0
     require_ray()
     cfg: SweepConfig | None = None
@@ -126,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict[str, object], sweep_dir: Path) -> None:
+    if summary.get("complete") is False:
+        print("[sweep] the sweep did not complete: these are partial results\n")
     print((sweep_dir / "trials.md").read_text())
     best = summary.get("best")
     if isinstance(best, dict):

@@ -240,12 +240,29 @@ def run_sweep(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     t0 = time.monotonic()
     tuner = build_tuner(cfg, sweep_dir, max_concurrent, resume)
-    grid = tuner.fit()
-    trials = [_record(t) for t in grid._experiment_analysis.trials]
+    tuner.fit()
+    # Statuses as Tune saved them, not as they are in memory: after Ctrl-C, Tune saves the state
+    # (running trials stay unfinished) and only then stops the trials, which marks them
+    # TERMINATED in memory as if they had ended.
+    trials = saved_trials(sweep_dir)
     for trial in trials:
         finalize_trial(sweep_dir, cfg, trial)
     complete = len(trials) >= cfg.total_trials and all(t.status in ("TERMINATED", "ERROR") for t in trials)
     return SweepOutcome(sweep_dir, complete, trials, time.monotonic() - t0)
+
+
+def saved_trials(sweep_dir: Path) -> list[TrialRecord]:
+    """The sweep's trials as recorded in Tune's latest saved experiment state."""
+    from ray.tune import ExperimentAnalysis
+
+    quiet = logging.getLogger("ray.tune")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # trials that never reported have no result files: expected
+    try:
+        analysis = ExperimentAnalysis(str((sweep_dir / TUNE_DIR).resolve()))
+    finally:
+        quiet.setLevel(level)
+    return [_record(t) for t in analysis.trials]
 
 
 def _record(trial: Any) -> TrialRecord:

@@ -82,7 +82,7 @@ def collect(sweep_dir: Path, cfg: SweepConfig) -> list[TrialRow]:
             continue
         trial = json.loads((run / TRIAL_JSON).read_text())
         info = json.loads((run / rd.RUN_JSON).read_text()) if (run / rd.RUN_JSON).is_file() else {}
-        _, values = read_curve(run, cfg.metric)
+        steps, values = read_curve(run, cfg.metric)
         finite = values[np.isfinite(values)]
         best = float(finite.max() if cfg.mode == "max" else finite.min()) if finite.size else math.nan
         rows.append(
@@ -93,7 +93,8 @@ def collect(sweep_dir: Path, cfg: SweepConfig) -> list[TrialRow]:
                 status=str(info.get("status", "not started")),
                 metric=float(values[-1]) if values.size else math.nan,
                 best=best,
-                num_timesteps=int(info.get("num_timesteps", 0)),
+                # a running (or interrupted) run's run.json lags: its last evaluation does not
+                num_timesteps=max(int(info.get("num_timesteps", 0)), int(steps[-1]) if steps.size else 0),
                 wall_time_s=float(info.get("wall_time_s", 0.0)),
                 evaluations=int(values.size),
                 retries=int(trial.get("retries", 0)),
