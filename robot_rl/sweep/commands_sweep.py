@@ -135,7 +135,8 @@ def _print_summary(summary: dict[str, object], sweep_dir: Path) -> None:
     print((sweep_dir / "trials.md").read_text())
     best = summary.get("best")
     if isinstance(best, dict):
-        print(f"best: {best['params'] or 'the base config'}: {summary['metric']} {best['mean']:.4g} "
-              f"+- {best['std']:.2g} over {best['seeds']} seed(s)")  # fmt: skip
+        spread = f" +- {best['std']:.2g}" if best["seeds"] > 1 else ""
+        print(f"best: {best['params'] or 'the base config'}: {summary['metric']} {best['mean']:.4g}{spread} "
+              f"over {best['seeds']} seed(s)")  # fmt: skip
         print(f"train it: robot-rl train {sweep_dir / 'best.yaml'}")
     print(f"wrote {sweep_dir}/trials.md, trials.csv, summary.json, best.yaml, sweep.png")

@@ -138,7 +138,8 @@ def markdown(cfg: SweepConfig, rows: list[TrialRow], configs: list[ConfigRow]) -
     lines = [f"## Sweep {cfg.name}: {cfg.metric} ({cfg.mode}), {len(rows)} trials", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in configs:
-        cells = [_fmt(c.params.get(k)) for k in keys] + [_fmt(c.mean), _fmt(c.std), str(c.n)]
+        spread = _fmt(c.std) if c.n > 1 else "-"  # one seed has no spread
+        cells = [_fmt(c.params.get(k)) for k in keys] + [_fmt(c.mean), spread, str(c.n)]
         lines.append("| " + " | ".join(cells) + " |")
     head = ["trial", *keys, "seed", "status", cfg.metric, "best", "env steps", "wall time [s]", "retries"]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -168,10 +169,14 @@ def write_best(path: Path, cfg: SweepConfig, best: ConfigRow) -> None:
     raw = cfg.trial_raw(best.params, 0)
     raw["name"] = f"{cfg.name}_best"
     shown = ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items()) or "the base config"
+    score = (
+        f"{best.mean:.4g} +- {best.std:.2g} (mean +- std over {best.n} seeds, last evaluation)"
+        if best.n > 1
+        else f"{best.mean:.4g} (one seed, last evaluation)"
+    )
     header = (
         f"# Best configuration of sweep {cfg.name} (base {cfg.base}): {shown}\n"
-        f"# {cfg.metric} {best.mean:.4g} +- {best.std:.2g} "
-        f"(mean +- std over {best.n} seed(s), last evaluation)\n"
+        f"# {cfg.metric} {score}\n"
         f"# Train it: robot-rl train {path}\n"
     )
     rd.atomic_write_text(path, header + yaml.safe_dump(raw, sort_keys=False))
@@ -185,9 +190,14 @@ def plot(path: Path, cfg: SweepConfig, rows: list[TrialRow]) -> Path:
     import matplotlib.pyplot as plt
 
     panels = len(cfg.params) + 1
-    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.6), squeeze=False)
+    ncols = min(3, panels)
+    nrows = math.ceil(panels / ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.6 * nrows), squeeze=False)
+    axes = list(grid.flat)
+    for ax in axes[panels:]:
+        ax.set_visible(False)
     colors = {"finished": "tab:blue", "stopped_early": "tab:orange", "failed": "tab:red"}
-    for ax, p in zip(axes[0], cfg.params, strict=False):
+    for ax, p in zip(axes, cfg.params, strict=False):
         xs: list[Any] = [r.params.get(p.key) for r in rows]
         if p.discrete:
             labels = [str(v) for v in p.values]
@@ -212,7 +222,7 @@ def plot(path: Path, cfg: SweepConfig, rows: list[TrialRow]) -> Path:
         ax.set_ylabel(f"{cfg.metric} (last evaluation)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    ax = axes[0][-1]
+    ax = axes[panels - 1]
     for r in rows:
         steps, values = read_curve(r.run_dir, cfg.metric)
         if steps.size:

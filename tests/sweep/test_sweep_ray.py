@@ -102,6 +102,12 @@ def test_grid_sweep_trials_are_ordinary_runs_with_a_summary(tmp_path: Path) -> N
     assert json.loads((replay / "eval.json").read_text())["return_mean"] == pytest.approx(
         json.loads((out / "trials" / some / "eval.json").read_text())["return_mean"], abs=1e-9
     )
+    # the report is rebuilt from the trial directories alone
+    (out / "trials.md").unlink()
+    from robot_rl.cli import main
+
+    assert main(["sweep", "--report", "--out", str(out)]) == 0
+    assert (out / "trials.md").read_text() == table
     # an existing sweep directory is never overwritten by accident
     again = subprocess.run(sweep_cmd(str(sweep), "--out", str(out)), cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 2 and "already exists; pass --resume" in again.stderr
@@ -230,3 +236,30 @@ def test_a_killed_driver_is_resumed_without_retraining_finished_trials(tmp_path:
         assert ": resuming" in log_of(out, trial_id) and found[trial_id]["resumed_from"] >= 512
     assert json.loads((out / "summary.json").read_text())["complete"] is True
     assert (out / "command.txt").read_text().count("--resume") == 1
+
+
+def test_ctrl_c_leaves_a_resumable_sweep_and_says_how(tmp_path: Path) -> None:
+    sweep = write_sweep(
+        tmp_path, {"seeds": 2, "metric": "return_mean"}, base_config(total=8192, eval_freq=512)
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen(sweep_cmd(str(sweep), "--out", str(out)), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    try:
+        _wait(lambda: (out / "trials").is_dir() and _checkpointed(out), proc, "a checkpoint")
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the driver and the Ray processes it started
+        stdout, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stdout[-3000:]
+    assert "partial results" in stdout and f"continue with: robot-rl sweep --resume --out {out}" in stdout
+    interrupted = json.loads((out / "summary.json").read_text())
+    assert interrupted["complete"] is False and "finished" not in interrupted["statuses"]
+    run_cli("--resume", "--out", str(out))
+    found = trials(out)
+    assert len(found) == 2 and all(
+        t["status"] == "finished" and t["num_timesteps"] == 8192 for t in found.values()
+    )
+    assert any(t["resumed_from"] > 0 for t in found.values())

@@ -60,3 +60,17 @@ def test_without_ray_the_command_says_how_to_install_it(
         "robot-rl sweep: error: robot-rl sweep needs Ray Tune and Optuna: pip install 'robot_rl[ray]'" in err
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_sweep_command_input_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from robot_rl.cli import main
+
+    assert main(["sweep", "--report", "--out", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'sweep.yaml'} not found: is {tmp_path} a sweep directory?" in capsys.readouterr().err
+    assert main(["sweep", "--resume", "--out", str(tmp_path / "none")]) == 2
+    assert "not found" in capsys.readouterr().err
+    path = write_sweep(tmp_path, {"seeds": 2})
+    assert main(["sweep", str(path), "--max-concurrent", "-1"]) == 2
+    assert "--max-concurrent=-1; expected an integer >= 0" in capsys.readouterr().err
+    assert main(["sweep", str(path), "--set", "seeds=0", "--out", str(tmp_path / "o")]) == 2
+    assert "seeds=0 is not accepted" in capsys.readouterr().err and not (tmp_path / "o").exists()
