@@ -75,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.sweep.runner import SWEEP_YAML, require_ray, run_sweep
     from robot_rl.sweep.summary import write_report
 
+    if args.resume and (args.overrides or args.max_concurrent is not None):
+        raise ValueError(
+            "--set and --max-concurrent are not accepted with --resume: a sweep resumes as it was started"
+        )
+    if args.address and args.cpus is not None:
+        raise ValueError("--cpus sizes a local Ray; with --address the cluster's own resources are used")
     if args.max_concurrent is not None and args.max_concurrent < 0:
         raise ValueError(f"--max-concurrent={args.max_concurrent}; expected an integer >= 0 (0: no cap)")
     if args.cpus is not None and args.cpus < 1:
@@ -86,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
         saved = sweep_from_dict(yaml.safe_load((sweep_dir / SWEEP_YAML).read_text()), sweep_dir)
         previous = sweep_dir / "summary.json"
         old = json.loads(previous.read_text()) if previous.is_file() else {}
-        kept = {k: old[k] for k in ("complete", "wall_time_s") if k in old}  # known only to the run
+        kept = {
+            k: old[k] for k in ("complete", "ended_by", "wall_time_s") if k in old
+        }  # known only to the run
         _print_summary(write_report(sweep_dir, saved, kept), sweep_dir)
         return 0
     require_ray()
@@ -115,11 +123,18 @@ def run(args: argparse.Namespace) -> int:
     ended = sweep_from_dict(yaml.safe_load((sweep_dir / SWEEP_YAML).read_text()), sweep_dir)
     failed = [t for t in outcome.trials if t.status == "ERROR"]
     summary = write_report(
-        sweep_dir, ended, {"complete": outcome.complete, "wall_time_s": outcome.wall_time_s}
+        sweep_dir,
+        ended,
+        {"complete": outcome.complete, "ended_by": outcome.ended_by, "wall_time_s": outcome.wall_time_s},
     )
     _print_summary(summary, sweep_dir)
     for t in failed:
         print(f"[sweep] trial {t.trial_id} failed: {t.error}", file=sys.stderr)
+    if outcome.ended_by == "time_budget":
+        never = ended.total_trials - sum(1 for t in outcome.trials if t.status in ("TERMINATED", "ERROR"))
+        spent = f"time budget of {ended.time_budget_min:g} min spent after {outcome.wall_time_s:.0f} s"
+        print(f"[sweep] {spent}; {max(never, 0)} trial(s) never ran (--resume runs them with a fresh budget)")
+        return 0
     if not outcome.complete:
         print(
             f"[sweep] interrupted; continue with: robot-rl sweep --resume --out {sweep_dir}", file=sys.stderr
@@ -130,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict[str, object], sweep_dir: Path) -> None:
-    if summary.get("complete") is False:
+    if summary.get("complete") is False and summary.get("ended_by") != "time_budget":
         print("[sweep] the sweep did not complete: these are partial results\n")
     print((sweep_dir / "trials.md").read_text())
     best = summary.get("best")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from robot_rl.train.config import Config, apply_overrides, config_from_dict, load_config
+from robot_rl.train.config import Config, apply_overrides, config_from_dict, load_config, number_or_text
 
 SEARCHES = ("grid", "random", "optuna")
 KINDS = ("grid", "choice", "uniform", "loguniform", "int")
@@ -161,9 +160,23 @@ class SweepConfig:
         ]
 
     def random_points(self) -> list[dict[str, Any]]:
-        """``samples`` configurations drawn with the sweep's seed (reproducible)."""
+        """``samples`` distinct configurations drawn with the sweep's seed (reproducible).
+
+        Distinct, because a repeated configuration would re-train the same seeds and count them
+        twice in its mean (:func:`sweep_from_dict` refuses more samples than a finite space has).
+        """
         rng = np.random.default_rng(self.seed)
-        return [{p.key: p.sample(rng) for p in self.params} for _ in range(self.samples)]
+        points: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for _ in range(1000 * self.samples):
+            point = {p.key: p.sample(rng) for p in self.params}
+            key = repr(sorted(point.items()))
+            if key not in seen:
+                seen.add(key)
+                points.append(point)
+                if len(points) == self.samples:
+                    break
+        return points
 
     def trial_raw(self, params: dict[str, Any], seed_index: int) -> dict[str, Any]:
         """The training config mapping of one trial: base, then params, then its seed."""
@@ -282,14 +295,10 @@ def sweep_from_dict(raw: dict[str, Any], folder: Path, where: str = "sweep") -> 
     if "base" not in raw or not isinstance(raw["base"], str):
         raise ValueError(f"{where}: base is required: the training config to sweep, e.g. base: nav_ppo.yaml")
     base = Path(raw["base"])
-    # relative to the sweep file; shown as a path from the current directory
-    if (
-        not base.is_absolute()
-        and "base_config" not in raw
-        and ((folder / base).is_file() or not base.is_file())
-    ):
-        rel = os.path.relpath(folder / base)
-        base = Path(rel) if not rel.startswith("..") else (folder / base).resolve()
+    if not base.is_absolute() and "base_config" not in raw:
+        # relative to the sweep file; stored absolute so that the recorded train commands and
+        # best.yaml's header stay right whatever directory --resume or --report runs from
+        base = (folder / base if (folder / base).is_file() or not base.is_file() else base).resolve()
     sets = raw.get("set") or {}
     if not isinstance(sets, dict):
         raise ValueError(f"{where}: set must be a mapping of dotted keys to values, e.g. {{train.seed: 3}}")
@@ -318,6 +327,18 @@ def sweep_from_dict(raw: dict[str, Any], folder: Path, where: str = "sweep") -> 
             raise ValueError(
                 f"{where}: search=grid needs lists of values; {continuous[0]} is a range "
                 f"(use search: random or optuna, or give it a grid: [...])"
+            )
+    if search in ("random", "optuna") and not params:
+        raise ValueError(
+            f"{where}: search={search} needs params to vary; for seeds only, leave out search (a grid of one)"
+        )
+    if search == "random" and all(p.discrete for p in params):
+        size = math.prod(len(p.values) for p in params)
+        samples = raw.get("samples", 8)
+        if isinstance(samples, int) and samples > size:
+            raise ValueError(
+                f"{where}: samples={samples} but the params have only {size} combinations; "
+                f"use search: grid, or samples <= {size}"
             )
     mode = raw.get("mode", "max")
     _choice(mode, ("max", "min"), "mode", where)
@@ -378,6 +399,8 @@ def _params(raw: Any, where: str) -> tuple[Param, ...]:
             )
         kind, arg = next(iter(spec.items()))
         _choice(kind, KINDS, f"params.{key}", where)
+        if isinstance(arg, list):  # YAML reads 1e-4 (no dot) as text; as a value it means the number
+            arg = [number_or_text(v) for v in arg]
         if kind in ("grid", "choice"):
             if not isinstance(arg, list) or not arg:
                 raise ValueError(f"{where}: params.{key}: {kind} needs a non-empty list of values")
@@ -480,14 +503,19 @@ def check_trial_space(cfg: SweepConfig) -> tuple[str, ...]:
 
     trial = cfg.trial_config(cfg.random_points()[0] if cfg.params else {}, 0)
     _, act_space = check_env(trial)
-    for p in cfg.params:
-        for value in p.extremes():
-            one = cfg.trial_config({p.key: value}, 0)
-            try:
-                algo_class(one.algo.name)
-                algo_kwargs(one, act_space)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"params.{p.key}={value!r}: {exc}") from exc
+    singles = [{p.key: value} for p in cfg.params for value in p.extremes()]
+    # grid and random sweeps list every configuration up front: check each one whole
+    listed = (
+        cfg.grid_points() if cfg.search == "grid" else cfg.random_points() if cfg.search == "random" else []
+    )
+    for point in singles + listed:
+        shown = ", ".join(f"params.{k}={v!r}" for k, v in point.items())
+        try:
+            one = cfg.trial_config(point, 0)
+            algo_class(one.algo.name)
+            algo_kwargs(one, act_space)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{shown}: {exc}") from exc
     env = gym.make(trial.env.id, **{**trial.env.kwargs, **trial.env.eval_kwargs})
     try:
         metrics = (*BASE_METRICS, *probe_metric_keys(env))

@@ -66,6 +66,9 @@ class SweepOutcome:
     complete: bool
     trials: list[TrialRecord]
     wall_time_s: float
+    #: ``complete``; ``time_budget`` (time_budget_min spent: pending trials never ran, running ones
+    #: were stopped); ``interrupted`` (Ctrl-C or the driver stopped: resume it)
+    ended_by: str = "complete"
 
 
 def prepare_sweep_dir(sweep_dir: Path, cfg: SweepConfig | None, resume: bool, overwrite: bool) -> SweepConfig:
@@ -84,6 +87,11 @@ def prepare_sweep_dir(sweep_dir: Path, cfg: SweepConfig | None, resume: bool, ov
                 f"cannot resume: {sweep_dir / TUNE_DIR} not found (the sweep died before Tune saved its "
                 f"state); start it again with --overwrite"
             )
+        summary = sweep_dir / "summary.json"
+        if summary.is_file() and rd.read_json(summary).get("complete") is True:
+            raise ValueError(
+                f"sweep {sweep_dir} is complete: nothing to resume (--report rebuilds its table and plot)"
+            )
         return sweep_from_dict(yaml.safe_load(path.read_text()), sweep_dir, where=str(path))
     assert cfg is not None
     if sweep_dir.exists() and any(sweep_dir.iterdir()):
@@ -91,6 +99,11 @@ def prepare_sweep_dir(sweep_dir: Path, cfg: SweepConfig | None, resume: bool, ov
             raise ValueError(
                 f"sweep directory {sweep_dir} already exists; pass --resume to continue it, "
                 f"--overwrite to replace it, or choose another --out"
+            )
+        if not ((sweep_dir / SWEEP_YAML).is_file() or (sweep_dir / TUNE_DIR).is_dir()):
+            raise ValueError(
+                f"{sweep_dir} is not empty and holds no sweep ({SWEEP_YAML}); --overwrite deletes only "
+                f"sweep directories: choose another --out"
             )
         shutil.rmtree(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +126,24 @@ def start_ray(address: str | None, cpus: int | None) -> None:
         kwargs.pop("include_dashboard")
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=cpus or os.cpu_count() or 1, **kwargs)
+        # "local": a new Ray of our own, even when `ray start` left a cluster (or a stale address
+        # file) on this machine, which a bare ray.init() would join instead
+        ray.init(address="local", num_cpus=cpus or os.cpu_count() or 1, **kwargs)
+
+
+def check_resources(cfg: SweepConfig) -> None:
+    """A trial asking for more than the whole cluster has would wait forever: refuse it now."""
+    import ray
+
+    have = ray.cluster_resources()
+    for name, key in (("cpu", "CPU"), ("gpu", "GPU")):
+        want = float(cfg.resources.get(name, 0.0))
+        if want > float(have.get(key, 0.0)):
+            raise ValueError(
+                f"each trial asks for resources.{name}={want:g} but the Ray cluster has "
+                f"{float(have.get(key, 0.0)):g} {key}s in all; lower resources.{name} (or env.n_envs for "
+                f"subproc envs) or give Ray more (--cpus N, or a bigger cluster)"
+            )
 
 
 def build_tuner(cfg: SweepConfig, sweep_dir: Path, max_concurrent: int | None, resume: bool) -> Any:
@@ -235,12 +265,15 @@ def run_sweep(
         fh.write(command + "\n")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own tables off (verbose=0); we print our own
     start_ray(address, cpus)
+    check_resources(cfg)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     t0 = time.monotonic()
     tuner = build_tuner(cfg, sweep_dir, max_concurrent, resume)
+    fit_start = time.monotonic()
     tuner.fit()
+    fit_s = time.monotonic() - fit_start
     # Statuses as Tune saved them, not as they are in memory: after Ctrl-C, Tune saves the state
     # (running trials stay unfinished) and only then stops the trials, which marks them
     # TERMINATED in memory as if they had ended.
@@ -248,7 +281,9 @@ def run_sweep(
     for trial in trials:
         finalize_trial(sweep_dir, cfg, trial)
     complete = len(trials) >= cfg.total_trials and all(t.status in ("TERMINATED", "ERROR") for t in trials)
-    return SweepOutcome(sweep_dir, complete, trials, time.monotonic() - t0)
+    budget_s = cfg.time_budget_min * 60
+    ended_by = "complete" if complete else "time_budget" if budget_s and fit_s >= budget_s else "interrupted"
+    return SweepOutcome(sweep_dir, complete, trials, time.monotonic() - t0, ended_by)
 
 
 def saved_trials(sweep_dir: Path) -> list[TrialRecord]:
@@ -268,9 +303,10 @@ def saved_trials(sweep_dir: Path) -> list[TrialRecord]:
 def _record(trial: Any) -> TrialRecord:
     params, seed_index = trial_params(trial.config)
     error = ""
-    if trial.status == "ERROR" and trial.error_file and Path(trial.error_file).is_file():
-        lines = [ln for ln in Path(trial.error_file).read_text().splitlines() if ln.strip()]
-        error = lines[-1] if lines else "unknown error"
+    if trial.status == "ERROR":
+        # get_error() reads the experiment directory, which outlives Ray's session folder
+        lines = [ln for ln in str(trial.get_error() or "").splitlines() if ln.strip()]
+        error = lines[-1] if lines else "unknown error (see the trial's log in SWEEP/logs/)"
     return TrialRecord(
         trial_id=trial.trial_id,
         status=trial.status,
@@ -285,19 +321,24 @@ def _record(trial: Any) -> TrialRecord:
 def finalize_trial(sweep_dir: Path, cfg: SweepConfig, trial: TrialRecord) -> None:
     """Make an ended trial's run directory complete and truthful.
 
-    Tune stops a trial inside its report (the scheduler, the time budget, or simply the last
-    report of a trial that has trained its budget), right after the trial wrote a checkpoint:
-    that checkpoint becomes its ``model.zip``, and ``run.json`` says ``finished`` (whole budget)
-    or ``stopped_early``. A trial that failed for good says ``failed`` and why. The retries a
-    trial needed go into its ``sweep_trial.json``.
+    The scheduler stops a trial inside its report (so does the last report of a trial that has
+    trained its budget), right after the trial wrote a checkpoint of the evaluated model. The
+    sweep's time budget stops trials wherever they are. Either way the newest checkpoint becomes
+    ``model.zip``, and ``run.json`` says ``finished`` (whole budget) or ``stopped_early``. A trial
+    that failed for good says ``failed`` and why. The retries a trial needed go into its
+    ``sweep_trial.json``.
     """
     from robot_rl.train.callbacks import latest_checkpoint
 
     run = sweep_dir / TRIALS / trial.trial_id
+    if trial.status in ("TERMINATED", "ERROR"):
+        run.mkdir(parents=True, exist_ok=True)  # a trial that failed before training still gets a row
     write_trial_info(sweep_dir, trial.trial_id, cfg.to_dict(), trial.params, trial.seed_index)
     if (run / TRIAL_JSON).is_file():
         record = rd.read_json(run / TRIAL_JSON)
         record["retries"] = trial.failures
+        if trial.status == "ERROR":
+            record["error"] = trial.error
         rd.write_json(run / TRIAL_JSON, record)
     info_path = run / rd.RUN_JSON
     if not info_path.is_file() or trial.status not in ("TERMINATED", "ERROR"):
@@ -306,16 +347,20 @@ def finalize_trial(sweep_dir: Path, cfg: SweepConfig, trial: TrialRecord) -> Non
     if info.get("status") != "running":
         return
     ckpt = latest_checkpoint(run / rd.CHECKPOINTS)
-    if ckpt is not None:
-        import json
-
-        state = json.loads((ckpt / "state.json").read_text())
+    try:
+        state = rd.read_json(ckpt / "state.json") if ckpt is not None else None
+    except FileNotFoundError:  # pruned meanwhile by a dying worker
+        state = None
+    if ckpt is not None and state is not None:
         info["num_timesteps"] = int(state["num_timesteps"])
         info["wall_time_s"] = round(float(state.get("wall_time_s", 0.0)), 3)
         for name in ("model.zip", rd.VECNORM):
             if (ckpt / name).is_file():
                 tmp = run / f".tmp_{name}"
-                shutil.copyfile(ckpt / name, tmp)
+                try:
+                    shutil.copyfile(ckpt / name, tmp)
+                except FileNotFoundError:  # pruned by a worker that was still dying: keep the old file
+                    continue
                 os.replace(tmp, run / name)
     if trial.status == "ERROR":
         info["status"] = "failed"
@@ -325,8 +370,3 @@ def finalize_trial(sweep_dir: Path, cfg: SweepConfig, trial: TrialRecord) -> Non
     else:
         info["status"] = "stopped_early"
     rd.write_json(info_path, info)
-
-
-def trial_dirs(sweep_dir: Path) -> list[Path]:
-    """The trial run directories of a sweep, by trial id."""
-    return sorted(p for p in (sweep_dir / TRIALS).glob("*") if (p / TRIAL_JSON).is_file())

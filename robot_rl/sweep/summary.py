@@ -90,7 +90,7 @@ def collect(sweep_dir: Path, cfg: SweepConfig) -> list[TrialRow]:
                 trial_id=trial["trial_id"],
                 params=trial["params"],
                 seed=int(trial["seed"]),
-                status=str(info.get("status", "not started")),
+                status=str(info.get("status", "failed" if "error" in trial else "not started")),
                 metric=float(values[-1]) if values.size else math.nan,
                 best=best,
                 # a running (or interrupted) run's run.json lags: its last evaluation does not
@@ -107,8 +107,13 @@ def collect(sweep_dir: Path, cfg: SweepConfig) -> list[TrialRow]:
 def rank_configs(rows: list[TrialRow], mode: str) -> list[ConfigRow]:
     """Configurations, best first by the mean metric over their seeds (nan last)."""
     groups: dict[str, list[TrialRow]] = {}
+    seen: set[tuple[str, int]] = set()
     for row in rows:
-        groups.setdefault(json.dumps(row.params, sort_keys=True), []).append(row)
+        key = json.dumps(row.params, sort_keys=True)
+        if (key, row.seed) in seen:  # Optuna proposed a configuration again: same seed, same run
+            continue
+        seen.add((key, row.seed))
+        groups.setdefault(key, []).append(row)
     out = []
     for members in groups.values():
         values = np.array([r.metric for r in members if math.isfinite(r.metric)])

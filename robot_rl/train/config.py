@@ -189,7 +189,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
             value = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ValueError(f"--set {item!r}: value is not valid YAML: {exc}") from exc
-        value = _number_or_text(value)
+        value = number_or_text(value)
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -203,7 +203,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
     return out
 
 
-def _number_or_text(value: Any) -> Any:
+def number_or_text(value: Any) -> Any:
     """YAML reads ``2e4`` as text; on the command line it is meant as the number 20000.0."""
     if isinstance(value, str):
         try:

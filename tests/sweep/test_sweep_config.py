@@ -157,3 +157,24 @@ def test_shipped_sweeps_are_valid(path: Path) -> None:
     cfg = load_sweep(path)
     assert cfg.metric in check_trial_space(cfg)
     assert cfg.total_trials >= 4 and cfg.base.is_file()
+
+
+def test_random_search_draws_distinct_configurations(tmp_path: Path) -> None:
+    params = {"algo.kwargs.n_epochs": [1, 2, 3], "algo.kwargs.gamma": [0.9, 0.99]}
+    cfg = load_sweep(write_sweep(tmp_path, {"params": params, "search": "random", "samples": 6}))
+    points = cfg.random_points()
+    assert len({tuple(sorted(p.items())) for p in points}) == 6  # the whole space, each once
+    with pytest.raises(ValueError, match="samples=7 but the params have only 6 combinations"):
+        load_sweep(write_sweep(tmp_path, {"params": params, "search": "random", "samples": 7}))
+    with pytest.raises(ValueError, match="search=optuna needs params to vary"):
+        load_sweep(write_sweep(tmp_path, {"search": "optuna"}))
+
+
+def test_numbers_yaml_reads_as_text_are_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    write_sweep(tmp_path, {})
+    # PyYAML reads 1e-4 (no dot) as the string '1e-4'
+    spec = "  algo.kwargs.learning_rate: {loguniform: [1e-4, 3e-3]}\n"
+    path.write_text("name: s\nbase: pend.yaml\nsearch: random\nparams:\n" + spec)
+    (lr,) = load_sweep(path).params
+    assert (lr.low, lr.high) == (1e-4, 3e-3)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -111,6 +113,8 @@ def test_grid_sweep_trials_are_ordinary_runs_with_a_summary(tmp_path: Path) -> N
     # an existing sweep directory is never overwritten by accident
     again = subprocess.run(sweep_cmd(str(sweep), "--out", str(out)), cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 2 and "already exists; pass --resume" in again.stderr
+    again = subprocess.run(sweep_cmd("--resume", "--out", str(out)), cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 2 and "is complete: nothing to resume" in again.stderr
 
 
 def test_asha_stops_bad_trials_early_and_their_run_dirs_stay_usable(tmp_path: Path) -> None:
@@ -263,3 +267,89 @@ def test_ctrl_c_leaves_a_resumable_sweep_and_says_how(tmp_path: Path) -> None:
         t["status"] == "finished" and t["num_timesteps"] == 8192 for t in found.values()
     )
     assert any(t["resumed_from"] > 0 for t in found.values())
+
+
+def test_joins_a_running_cluster_given_its_address(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray_bin = Path(sys.executable).parent / "ray"
+    head_log = tmp_path / "head.log"
+    # Ray 2.60 clusters may require an auth token that clients must share (Ray's token-auth docs);
+    # this test is about joining by address, so both sides run without it.
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    # its own temp dir: `ray start` records the cluster's address there, not in /tmp/ray for everyone
+    temp_dir = tempfile.mkdtemp(prefix="rr_")  # short: Ray's socket paths must fit in 107 bytes
+    with head_log.open("w") as log:  # a one-node "cluster", as `ray start --head` makes on a head node
+        cmd = [str(ray_bin), "start", "--head", f"--port={port}", "--num-cpus=2", "--block",
+               "--disable-usage-stats", "--include-dashboard=false", f"--temp-dir={temp_dir}"]  # fmt: skip
+        head = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    try:
+        deadline = time.monotonic() + 90
+        while "Ray runtime started" not in head_log.read_text():
+            assert head.poll() is None and time.monotonic() < deadline, head_log.read_text()[-2000:]
+            time.sleep(0.2)
+        sweep = write_sweep(tmp_path, {"seeds": 2, "metric": "return_mean"}, base_config(total=512))
+        out = tmp_path / "out"
+        r = subprocess.run([sys.executable, "-m", "robot_rl", "sweep", str(sweep), "--out", str(out),
+                            "--address", f"127.0.0.1:{port}"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=240, env=env)  # fmt: skip
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        assert sorted(t["status"] for t in trials(out).values()) == ["finished", "finished"]
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_the_time_budget_ends_the_sweep_cleanly(tmp_path: Path) -> None:
+    sweep = write_sweep(
+        tmp_path,
+        {"seeds": 4, "metric": "return_mean", "max_concurrent": 1, "time_budget_min": 0.2},
+        base_config(total=16384, eval_freq=512),
+    )
+    out = tmp_path / "out"
+    r = run_cli(str(sweep), "--out", str(out))  # exit status 0: the budget is a planned end
+    assert "time budget of 0.2 min spent" in r.stdout and "never ran" in r.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ended_by"] == "time_budget" and summary["complete"] is False
+    started = [run for run in (out / "trials").iterdir() if (run / "run.json").is_file()]
+    assert 1 <= len(started) < 4  # one trial at a time, ~10 s each: the budget cuts the sweep short
+    for run in started:
+        info = json.loads((run / "run.json").read_text())
+        assert info["status"] in ("finished", "stopped_early"), info
+        if info["status"] == "stopped_early":  # stopped wherever it was: its newest checkpoint is model.zip
+            assert load_run(run, which="final").num_timesteps == info["num_timesteps"]
+    # a trial stopped while its process was still starting has a row, and says so
+    table = (out / "trials.md").read_text()
+    assert table.count("| not started |") == len(list((out / "trials").iterdir())) - len(started)
+
+
+def test_optuna_trains_each_proposal_with_every_seed(tmp_path: Path) -> None:
+    sweep = write_sweep(
+        tmp_path,
+        {
+            "params": {"algo.kwargs.learning_rate": {"loguniform": [1e-4, 1e-2]}},
+            "search": "optuna",
+            "samples": 2,
+            "seeds": 2,
+            "metric": "return_mean",
+            "mode": "min",  # any direction works; min checks that it reaches Tune and the ranking
+        },
+        base_config(total=512),
+    )
+    out = tmp_path / "out"
+    run_cli(str(sweep), "--out", str(out))
+    found = trials(out)
+    by_config: dict[float, list[int]] = {}
+    for info in found.values():
+        by_config.setdefault(info["trial"]["params"]["algo.kwargs.learning_rate"], []).append(info["seed"])
+    assert len(by_config) == 2 and all(sorted(seeds) == [0, 1] for seeds in by_config.values())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mode"] == "min" and summary["best"]["mean"] == min(c["mean"] for c in summary["configs"])
+    assert summary["best"]["seeds"] == 2
