@@ -353,3 +353,17 @@ def test_optuna_trains_each_proposal_with_every_seed(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["mode"] == "min" and summary["best"]["mean"] == min(c["mean"] for c in summary["configs"])
     assert summary["best"]["seeds"] == 2
+
+
+def test_bench_sweep_times_both_ways_and_checks_the_results_agree(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path, {"seeds": 2, "metric": "return_mean"}, base_config(total=512))
+    cmd = [sys.executable, "-m", "robot_rl", "bench", "sweep", str(sweep), "--seeds", "2",
+           "--timesteps", "512", "--cpus", "2", "--runs-dir", str(tmp_path / "runs"),
+           "--out", str(tmp_path / "results")]  # fmt: skip
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "same final return_mean per seed both ways: yes" in r.stdout and "speed-up" in r.stdout
+    data = json.loads((tmp_path / "results" / "sweep_bench.json").read_text())
+    assert data["same_results"] is True and len(data["per_seed"]) == 2
+    assert data["speedup"] == pytest.approx(data["sequential_s"] / data["ray_s"], rel=0.01)
+    assert [row["metric"] for row in data["per_seed"]] == [row["ray_metric"] for row in data["per_seed"]]
