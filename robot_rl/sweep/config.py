@@ -37,7 +37,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from robot_rl.train.config import Config, apply_overrides, config_from_dict, load_config, number_or_text
+from robot_rl.train.config import (
+    Config,
+    apply_overrides,
+    config_from_dict,
+    load_config,
+    number_or_text,
+    read_yaml_mapping,
+)
 
 SEARCHES = ("grid", "random", "optuna")
 KINDS = ("grid", "choice", "uniform", "loguniform", "int")
@@ -246,14 +253,7 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
         ValueError: Anything malformed, naming the key and what is accepted.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"sweep file {str(path)!r} not found (shipped sweeps: launch/sweep_*.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = read_yaml_mapping(path, "sweep file", "shipped sweeps: launch/sweep_*.yaml")
     return sweep_from_dict(apply_sweep_overrides(raw, overrides), path.parent, where=str(path))
 
 

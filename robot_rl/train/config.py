@@ -164,16 +164,27 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         FileNotFoundError: The file does not exist.
         ValueError: Malformed YAML, an unknown key, or a value of the wrong type/choice.
     """
+    raw = read_yaml_mapping(path, "config file", "shipped configs are in launch/")
+    return config_from_dict(apply_overrides(raw, overrides))
+
+
+def read_yaml_mapping(path: str | Path, what: str, hint: str) -> dict[str, Any]:
+    """The top-level mapping of a YAML file (a training config, a sweep file).
+
+    Raises:
+        FileNotFoundError: No such file (the message names ``what`` and gives ``hint``).
+        ValueError: Not valid YAML, or not a mapping at the top level.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"config file {str(path)!r} not found (shipped configs are in launch/)")
+        raise FileNotFoundError(f"{what} {str(path)!r} not found ({hint})")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    return config_from_dict(apply_overrides(raw, overrides))
+    return raw
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
