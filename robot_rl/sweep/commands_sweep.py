@@ -69,10 +69,8 @@ def _sweep_dir(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Run, resume or report a sweep; print the ranked configurations and where the files went."""
-    import yaml
-
-    from robot_rl.sweep.config import SweepConfig, load_sweep, sweep_from_dict
-    from robot_rl.sweep.runner import SWEEP_YAML, require_ray, run_sweep
+    from robot_rl.sweep.config import SweepConfig, load_sweep
+    from robot_rl.sweep.runner import load_saved_sweep, require_ray, run_sweep
     from robot_rl.sweep.summary import write_report
 
     if args.resume and (args.overrides or args.max_concurrent is not None):
@@ -86,10 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if args.cpus is not None and args.cpus < 1:
         raise ValueError(f"--cpus={args.cpus}; expected an integer >= 1")
     sweep_dir = _sweep_dir(args)
-    if (args.report or args.resume) and not (sweep_dir / SWEEP_YAML).is_file():
-        raise FileNotFoundError(f"{sweep_dir / SWEEP_YAML} not found: is {sweep_dir} a sweep directory?")
     if args.report:
-        saved = sweep_from_dict(yaml.safe_load((sweep_dir / SWEEP_YAML).read_text()), sweep_dir)
+        saved = load_saved_sweep(sweep_dir)
         previous = sweep_dir / "summary.json"
         old = json.loads(previous.read_text()) if previous.is_file() else {}
         kept = {
@@ -120,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         cfg, sweep_dir, command, resume=args.resume, overwrite=args.overwrite, address=args.address,
         cpus=args.cpus, max_concurrent=args.max_concurrent,
     )  # fmt: skip
-    ended = sweep_from_dict(yaml.safe_load((sweep_dir / SWEEP_YAML).read_text()), sweep_dir)
+    ended = outcome.cfg
     failed = [t for t in outcome.trials if t.status == "ERROR"]
     summary = write_report(
         sweep_dir,

@@ -63,6 +63,7 @@ class SweepOutcome:
     """A finished (or interrupted) sweep."""
 
     sweep_dir: Path
+    cfg: SweepConfig
     complete: bool
     trials: list[TrialRecord]
     wall_time_s: float
@@ -79,9 +80,7 @@ def prepare_sweep_dir(sweep_dir: Path, cfg: SweepConfig | None, resume: bool, ov
         FileNotFoundError: ``resume`` without a sweep (or without Tune state) to resume.
     """
     if resume:
-        path = sweep_dir / SWEEP_YAML
-        if not path.is_file():
-            raise FileNotFoundError(f"cannot resume: {path} not found")
+        cfg = load_saved_sweep(sweep_dir)
         if not (sweep_dir / TUNE_DIR).is_dir():
             raise FileNotFoundError(
                 f"cannot resume: {sweep_dir / TUNE_DIR} not found (the sweep died before Tune saved its "
@@ -92,7 +91,7 @@ def prepare_sweep_dir(sweep_dir: Path, cfg: SweepConfig | None, resume: bool, ov
             raise ValueError(
                 f"sweep {sweep_dir} is complete: nothing to resume (--report rebuilds its table and plot)"
             )
-        return sweep_from_dict(yaml.safe_load(path.read_text()), sweep_dir, where=str(path))
+        return cfg
     assert cfg is not None
     if sweep_dir.exists() and any(sweep_dir.iterdir()):
         if not overwrite:
@@ -109,6 +108,18 @@ def prepare_sweep_dir(sweep_dir: Path, cfg: SweepConfig | None, resume: bool, ov
     sweep_dir.mkdir(parents=True, exist_ok=True)
     rd.atomic_write_text(sweep_dir / SWEEP_YAML, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     return cfg
+
+
+def load_saved_sweep(sweep_dir: Path) -> SweepConfig:
+    """The sweep a sweep directory was started with (its ``sweep.yaml``).
+
+    Raises:
+        FileNotFoundError: ``sweep_dir`` holds no ``sweep.yaml``.
+    """
+    path = sweep_dir / SWEEP_YAML
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {sweep_dir} a sweep directory?")
+    return sweep_from_dict(yaml.safe_load(path.read_text()), sweep_dir, where=str(path))
 
 
 def start_ray(address: str | None, cpus: int | None) -> None:
@@ -283,7 +294,7 @@ def run_sweep(
     complete = len(trials) >= cfg.total_trials and all(t.status in ("TERMINATED", "ERROR") for t in trials)
     budget_s = cfg.time_budget_min * 60
     ended_by = "complete" if complete else "time_budget" if budget_s and fit_s >= budget_s else "interrupted"
-    return SweepOutcome(sweep_dir, complete, trials, time.monotonic() - t0, ended_by)
+    return SweepOutcome(sweep_dir, cfg, complete, trials, time.monotonic() - t0, ended_by)
 
 
 def saved_trials(sweep_dir: Path) -> list[TrialRecord]:
@@ -333,7 +344,7 @@ def finalize_trial(sweep_dir: Path, cfg: SweepConfig, trial: TrialRecord) -> Non
     run = sweep_dir / TRIALS / trial.trial_id
     if trial.status in ("TERMINATED", "ERROR"):
         run.mkdir(parents=True, exist_ok=True)  # a trial that failed before training still gets a row
-    write_trial_info(sweep_dir, trial.trial_id, cfg.to_dict(), trial.params, trial.seed_index)
+    write_trial_info(sweep_dir, trial.trial_id, cfg, trial.params, trial.seed_index)
     if (run / TRIAL_JSON).is_file():
         record = rd.read_json(run / TRIAL_JSON)
         record["retries"] = trial.failures

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from robot_rl.sweep.config import SweepConfig
 from robot_rl.train import run_dir as rd
 
 TRIALS = "trials"
@@ -111,12 +112,9 @@ def run_trial(config: dict[str, Any], sweep_dir: str, sweep: dict[str, Any]) -> 
 
 
 def write_trial_info(
-    sweep_dir: Path, trial_id: str, sweep: dict[str, Any], params: dict[str, Any], seed_index: int
+    sweep_dir: Path, trial_id: str, cfg: SweepConfig, params: dict[str, Any], seed_index: int
 ) -> None:
     """Record a trial's parameters in its run dir (also done by the driver for trials that never ran)."""
-    from robot_rl.sweep.config import sweep_from_dict
-
-    cfg = sweep_from_dict(sweep, sweep_dir)
     run = sweep_dir / TRIALS / trial_id
     if run.is_dir() and not (run / TRIAL_JSON).is_file():
         command = cfg.train_command(params, seed_index)
