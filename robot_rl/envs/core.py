@@ -58,6 +58,31 @@ class Robot(ABC):
     def observe(self) -> dict[str, FloatArray]:
         """Current robot observation, keyed by ``obs_layout`` names."""
 
+    def safe_action(self) -> list[float | None]:
+        """The action that brings this robot to a safe standstill, one entry per action entry.
+
+        ``None`` means "hold this entry at its last commanded value" (e.g. keep a gripper closed
+        on an object). A robot that cannot say what is safe cannot be exported to hardware.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} declares no safe_action(); a robot must define one to be deployed"
+        )
+
+    def action_semantics(self, dt: float) -> list[dict[str, Any]]:
+        """Physical meaning of each action field at control period ``dt`` (seconds).
+
+        One dict per ``action_layout`` field: ``name``, ``kind`` (``"velocity"``: held for the
+        control period; ``"displacement"``: a move per control step, spread over command ticks;
+        ``"position"``: an absolute target), ``per_unit`` (the physical value of action 1.0),
+        ``unit`` and, for velocities and displacements, ``per_unit_per_s`` (the rate of 1.0 in
+        ``unit`` per second).
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares no action_semantics()")
+
+
+#: Accepted ``kind`` values of :meth:`Robot.action_semantics`.
+ACTION_KINDS = ("velocity", "displacement", "position")
+
 
 @dataclass
 class TaskStatus:
@@ -212,6 +237,7 @@ class RobotTaskEnv(gym.Env[Any, Any]):
         self._prev_action = np.zeros(act.size, dtype=np.float32)
         self._pending: deque[FloatArray] = deque()
         self._elapsed_steps = 0
+        self._command_physics = 0  # physics steps applied by apply_command in this control step
         self._needs_reset = True
 
     # ------------------------------------------------------------------ properties
@@ -219,6 +245,30 @@ class RobotTaskEnv(gym.Env[Any, Any]):
     def dt(self) -> float:
         """Control period in seconds."""
         return self.timing.dt
+
+    def safe_action(self) -> list[float | None] | int:
+        """The env's safe action: the robot's (see :meth:`Robot.safe_action`) in this env's action space.
+
+        For discrete actions it is the index of the table row that is the robot's safe action
+        (for navigation: the stop primitive).
+
+        Raises:
+            NotImplementedError: the robot declares no safe action.
+            ValueError: no discrete action is the robot's safe action.
+        """
+        safe = self.robot.safe_action()
+        if len(safe) != self.action_layout.size:
+            raise ValueError(f"safe_action has {len(safe)} entries, the action has {self.action_layout.size}")
+        if self._discrete_actions is None:
+            return list(safe)
+        for index, row in enumerate(self._discrete_actions):
+            if all(v is None or float(r) == float(v) for r, v in zip(row, safe, strict=True)):
+                return index
+        raise ValueError(f"no row of the discrete action table is the robot's safe action {safe}")
+
+    def action_semantics(self) -> list[dict[str, Any]]:
+        """Physical meaning of each action field (see :meth:`Robot.action_semantics`)."""
+        return self.robot.action_semantics(self.dt)
 
     @property
     def elapsed_steps(self) -> int:
@@ -237,6 +287,7 @@ class RobotTaskEnv(gym.Env[Any, Any]):
             np.zeros(self.action_layout.size, np.float32) for _ in range(self.action_latency_steps)
         )
         self._elapsed_steps = 0
+        self._command_physics = 0
         self._needs_reset = False
         return self._observation(), {"is_success": False}
 
@@ -250,6 +301,58 @@ class RobotTaskEnv(gym.Env[Any, Any]):
             vec = self._pending.popleft()
         self.robot.apply_action(vec)
         self.sim.step(self.timing.substeps)
+        return self._end_step(vec)
+
+    def apply_command(self, action: Any, physics_steps: int) -> FloatArray:
+        """Part of a control step driven by a faster command stream (what a robot's driver sees).
+
+        Validates and clips ``action`` like :meth:`step` (a discrete index is looked up in the
+        table), sends it to the robot and advances ``physics_steps`` physics steps. Call it for
+        each command tick of a control step, then :meth:`finish_step` once; the physics steps of
+        one control step must add up to ``timing.substeps``. Returns the applied vector.
+
+        Raises:
+            ValueError: the env delays actions (``action_latency_steps`` > 0 models a slow robot
+                in training, not a command stream), or more physics steps than a control step.
+        """
+        if self._needs_reset:
+            raise RuntimeError("apply_command() called before reset() or after the episode ended")
+        if self.action_latency_steps:
+            raise ValueError("apply_command() does not model action latency; use action_latency_steps=0")
+        if physics_steps < 0 or self._command_physics + physics_steps > self.timing.substeps:
+            raise ValueError(
+                f"{self._command_physics} + {physics_steps} physics steps exceed the control step's "
+                f"{self.timing.substeps}"
+            )
+        vec = self.action_to_vector(action)
+        self.robot.apply_action(vec)
+        if physics_steps:
+            self.sim.step(physics_steps)
+        self._command_physics += physics_steps
+        return vec
+
+    def finish_step(self, previous_action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """End a control step made of :meth:`apply_command` calls; returns what :meth:`step` returns.
+
+        Args:
+            previous_action: The action of this step in the policy's units (the observation's
+                ``previous_action``): the policy's action, not a fraction of it.
+
+        Raises:
+            ValueError: the commands did not cover exactly one control step of physics.
+        """
+        if self._command_physics != self.timing.substeps:
+            raise ValueError(
+                f"commands covered {self._command_physics} physics steps; "
+                f"a control step has {self.timing.substeps}"
+            )
+        self._command_physics = 0
+        vec = self.action_to_vector(previous_action)
+        self._prev_action = vec
+        return self._end_step(vec)
+
+    def _end_step(self, vec: FloatArray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Count the step, evaluate the task and build the observation and info."""
         self._elapsed_steps += 1
         status = self.task.evaluate(vec)
         obs = self._observation()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,6 +149,20 @@ class DiffDriveRobot(Robot):
         self.velocity = np.zeros(2, np.float32)
 
     # ------------------------------------------------------------------ Robot API
+    def safe_action(self) -> list[float | None]:
+        """Zero forward speed and zero yaw rate: the wheels stop."""
+        return [0.0, 0.0]
+
+    def action_semantics(self, dt: float) -> list[dict[str, Any]]:
+        """Both entries are velocities held for the control period (REP 103: x forward, ccw yaw)."""
+        s = self.spec
+        return [
+            {"name": "linear", "kind": "velocity", "per_unit": s.max_linear, "unit": "m/s",
+             "per_unit_per_s": s.max_linear, "frame": "base_link x (forward)"},
+            {"name": "angular", "kind": "velocity", "per_unit": s.max_angular, "unit": "rad/s",
+             "per_unit_per_s": s.max_angular, "frame": "about base_link z (counter-clockwise)"},
+        ]  # fmt: skip
+
     def reset(self, np_random: np.random.Generator) -> None:
         """Keep the generator for lidar noise and stop the wheels (the task then calls :meth:`place`)."""
         self._rng = np_random

@@ -267,6 +267,21 @@ class PandaRobot(Robot):
         )
 
     # ------------------------------------------------------------------ control
+    def safe_action(self) -> list[float | None]:
+        """No Cartesian move, no yaw, gripper held where it was last commanded (an object stays held)."""
+        return [0.0, 0.0, 0.0, 0.0, None]
+
+    def action_semantics(self, dt: float) -> list[dict[str, Any]]:
+        """Displacements per control step (m, rad) and the absolute finger opening (m)."""
+        return [
+            {"name": "ee_displacement", "kind": "displacement", "per_unit": POSITION_STEP, "unit": "m",
+             "per_unit_per_s": POSITION_STEP / dt, "frame": "world x y z"},
+            {"name": "yaw_rate", "kind": "displacement", "per_unit": YAW_STEP, "unit": "rad",
+             "per_unit_per_s": YAW_STEP / dt, "frame": "about world z"},
+            {"name": "gripper", "kind": "position", "per_unit": FINGER_TRAVEL, "unit": "m",
+             "offset": FINGER_TRAVEL, "frame": "finger opening = offset + per_unit * a (0 m at -1)"},
+        ]  # fmt: skip
+
     def apply_action(self, action: FloatArray) -> None:
         """Integrate the command into the end-effector target and send IK joint targets."""
         if not self._fresh:
