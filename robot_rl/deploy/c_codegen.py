@@ -3,6 +3,9 @@
 The generated ``policy_act(const float *obs, float *action)``:
     * takes the observation inputs concatenated in manifest order (``POLICY_OBS_DIM`` floats);
     * returns non-zero (and leaves ``action`` untouched) if any entry is NaN or Inf;
+    * clips each entry with a finite bound into the observation-space Box in float, exactly as
+      the env does (``minimum(maximum(obs, low), high)`` in float32), so an observation outside
+      the Box gives the action of the clipped one;
     * applies VecNormalize's formula in double precision (as numpy does), the dense layers in
       float, and SB3's post-processing (clip / tanh unscale / argmax; a discrete action is
       written as its index in ``action[0]``);
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from robot_rl.deploy.spec import PolicySpec
+from robot_rl.deploy.spec import InputSpec, PolicySpec
 
 CFLAGS = ("-std=c99", "-O2", "-Wall", "-Werror")
 
@@ -69,29 +72,64 @@ def _activation_c(name: str, alpha: float) -> str:
     return "s"
 
 
+def _clip_consts_c(k: int, inp: InputSpec) -> list[str]:
+    """``OBS{k}_LOW``/``OBS{k}_HIGH`` float arrays, or none when no bound of ``inp`` is finite."""
+    if not (np.isfinite(inp.low).any() or np.isfinite(inp.high).any()):
+        return []
+    return [
+        f"static const float OBS{k}_LOW[{inp.size}] = {{\n{_floats(inp.low)}\n}};",
+        f"static const float OBS{k}_HIGH[{inp.size}] = {{\n{_floats(inp.high)}\n}};",
+    ]
+
+
+def _norm_consts_c(k: int, inp: InputSpec) -> list[str]:
+    """``NORM{k}_MEAN``/``NORM{k}_STD`` double arrays, or none when ``inp`` is not normalized."""
+    if not (inp.normalized and inp.mean is not None):
+        return []
+    return [
+        f"static const double NORM{k}_MEAN[{inp.size}] = {{\n{_floats(inp.mean, double=True)}\n}};",
+        f"static const double NORM{k}_STD[{inp.size}] = {{\n{_floats(inp.std, double=True)}\n}};",
+    ]
+
+
+def _input_c(k: int, inp: InputSpec, start: int, clipped: bool, normalized: bool) -> str:
+    """The loop filling ``x[start:start + size]`` from input ``k`` of ``obs`` (finite here).
+
+    The Box clip is the env's float32 ``minimum(maximum(v, low), high)`` (infinite bounds never
+    clip); VecNormalize's formula follows in double, as numpy computes it.
+    """
+    if not (clipped or normalized):
+        return f"    for (i = {start}; i < {start + inp.size}; ++i) x[i] = obs[i]; /* input '{inp.name}' */"
+    steps = ["Box clip"] * clipped + [f"VecNormalize, clip +-{inp.clip_obs!r}"] * normalized
+    body = f"        float v = obs[{start} + i];\n"
+    if clipped:
+        body += (
+            f"        if (v < OBS{k}_LOW[i]) v = OBS{k}_LOW[i];\n"
+            f"        if (v > OBS{k}_HIGH[i]) v = OBS{k}_HIGH[i];\n"
+        )
+    if normalized:
+        body += (
+            f"        double z = ((double)v - NORM{k}_MEAN[i]) / NORM{k}_STD[i];\n"
+            f"        if (z > {inp.clip_obs!r}) z = {inp.clip_obs!r};\n"
+            f"        if (z < -{inp.clip_obs!r}) z = -{inp.clip_obs!r};\n"
+            f"        x[{start} + i] = (float)z;\n"
+        )
+    else:
+        body += f"        x[{start} + i] = v;\n"
+    head = f"    /* input '{inp.name}': {', '.join(steps)} */\n"
+    return f"{head}    for (i = 0; i < {inp.size}; ++i) {{\n{body}    }}"
+
+
 def _normalization_c(spec: PolicySpec) -> tuple[str, str]:
-    """Constant arrays and the code that fills ``x`` (float) from ``obs``."""
-    consts, code, start = [], [], 0
+    """Constant arrays and the code that fills ``x`` (float) from ``obs`` (Box clip, VecNormalize)."""
+    consts: list[str] = []
+    code: list[str] = []
+    start = 0
     for k, inp in enumerate(spec.inputs):
-        stop = start + inp.size
-        if inp.normalized and inp.mean is not None:
-            consts.append(
-                f"static const double NORM{k}_MEAN[{inp.size}] = {{\n{_floats(inp.mean, double=True)}\n}};"
-            )
-            consts.append(
-                f"static const double NORM{k}_STD[{inp.size}] = {{\n{_floats(inp.std, double=True)}\n}};"
-            )
-            code.append(
-                f"    /* input '{inp.name}': VecNormalize, clip +-{inp.clip_obs!r} */\n"
-                f"    for (i = 0; i < {inp.size}; ++i) {{\n"
-                f"        double z = ((double)obs[{start} + i] - NORM{k}_MEAN[i]) / NORM{k}_STD[i];\n"
-                f"        if (z > {inp.clip_obs!r}) z = {inp.clip_obs!r};\n"
-                f"        if (z < -{inp.clip_obs!r}) z = -{inp.clip_obs!r};\n"
-                f"        x[{start} + i] = (float)z;\n    }}"
-            )
-        else:
-            code.append(f"    for (i = {start}; i < {stop}; ++i) x[i] = obs[i]; /* input '{inp.name}' */")
-        start = stop
+        clip_consts, norm_consts = _clip_consts_c(k, inp), _norm_consts_c(k, inp)
+        consts += clip_consts + norm_consts
+        code.append(_input_c(k, inp, start, bool(clip_consts), bool(norm_consts)))
+        start += inp.size
     return "\n".join(consts), "\n".join(code)
 
 

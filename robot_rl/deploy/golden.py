@@ -1,9 +1,18 @@
 """``golden.npz``: about a thousand observations and the actions SB3 itself gives for them.
 
 Observation sets (``kind`` codes in the file): 0 zeros, 1 bounds (low, high and random corners),
-2 random within bounds, 3 beyond VecNormalize's clip, 4 states recorded from rollouts of the SB3
-policy. Infinite bounds are replaced by ``center +- 3 * scale`` where center/scale are the
-VecNormalize mean/std (or 0/1 without normalization).
+2 random within bounds, 3 beyond VecNormalize's clip (clipped into the Box), 4 states recorded
+from rollouts of the SB3 policy, 5 out of the observation-space Box (see below). Infinite bounds
+are replaced by ``center +- 3 * scale`` where center/scale are the VecNormalize mean/std (or 0/1
+without normalization).
+
+The reference action of every row is SB3's ``predict(deterministic=True)`` on the observation
+(normalized by VecNormalize as in training), except for the ``out_of_box`` rows: those hold
+observations beyond the Box on entries with a finite bound (``bound +- m * range`` with ``m``
+from 0.001 to 10, below and above, all-out corners and rows mixing inside and outside entries;
+other entries inside), and their reference is SB3 on the ENV-CLIPPED observation (the envs
+return ``minimum(maximum(obs, low), high)`` in float32), which the exported policy must reproduce
+from the raw one. A spec without finite bounds has no ``out_of_box`` rows.
 
 Keys: ``obs__<input>`` (float32 ``(n, size)`` per input), ``obs_flat`` (inputs concatenated in
 manifest order, what the C code takes), ``actions`` (float32 ``(n, action_dim)`` or int64
@@ -21,7 +30,11 @@ from numpy.typing import NDArray
 
 from robot_rl.deploy.spec import InputSpec, PolicySpec
 
-KIND_NAMES = ("zeros", "bounds", "random", "beyond_clip", "rollout")
+KIND_NAMES = ("zeros", "bounds", "random", "beyond_clip", "rollout", "out_of_box")
+ROLLOUT = KIND_NAMES.index("rollout")
+OUT_OF_BOX = KIND_NAMES.index("out_of_box")
+#: Candidate out-of-box rows (rows that end up inside the Box everywhere are dropped).
+N_OUT_OF_BOX = 32
 Obs = dict[str, NDArray[np.float32]]
 
 
@@ -34,10 +47,70 @@ def _range(inp: InputSpec, width: float = 3.0) -> tuple[NDArray[np.float32], NDA
     return low.astype(np.float32), high.astype(np.float32)
 
 
+def clip_to_box(x: NDArray[Any], inp: InputSpec) -> NDArray[np.float32]:
+    """The env's clip of raw values of ``inp`` into its Box: float32 ``minimum(maximum(x, low), high)``."""
+    return np.minimum(np.maximum(np.asarray(x, np.float32), inp.low), inp.high)
+
+
+def _outside_entries(
+    inp: InputSpec, rng: np.random.Generator, side: NDArray[np.int64]
+) -> NDArray[np.float32]:
+    """Rows for ``inp``: entry ``side`` 1 -> below ``low``, 2 -> above ``high``, 0 -> inside.
+
+    An entry stays inside where its bound on the chosen side is infinite or ``bound +- m * range``
+    is not a finite float32 strictly outside the Box.
+    """
+    lo, hi = _range(inp)
+    width = np.maximum(hi.astype(np.float64) - lo, 1e-3)
+    inside = rng.uniform(lo, hi, side.shape)
+    m = 10.0 ** rng.uniform(-3.0, 1.0, side.shape)
+    with np.errstate(over="ignore"):
+        below = (inp.low - m * width).astype(np.float32)
+        above = (inp.high + m * width).astype(np.float32)
+    below_ok = np.isfinite(inp.low) & np.isfinite(below) & (below < inp.low)
+    above_ok = np.isfinite(inp.high) & np.isfinite(above) & (above > inp.high)
+    out = np.where((side == 1) & below_ok, below, inside)
+    return np.where((side == 2) & above_ok, above, out).astype(np.float32)
+
+
+def out_of_box_obs(spec: PolicySpec, rng: np.random.Generator, n: int = N_OUT_OF_BOX) -> Obs:
+    """Observations outside the Box on finite-bound entries (see module docstring).
+
+    Row 0 is below every finite ``low``, row 1 above every finite ``high``, the next quarter are
+    corners (every entry outside, random side), the rest mix inside and outside entries. Rows
+    inside the Box everywhere (no finite bound could be left) are dropped.
+
+    Args:
+        spec: The policy description (its inputs' ``low``/``high`` are the Box).
+        rng: Random generator (drawn from after every other synthetic set).
+        n: Candidate rows.
+
+    Returns:
+        ``{input name: float32 (rows, size)}``, all inputs with the same rows (possibly none).
+    """
+    corners = n // 4
+    obs: Obs = {}
+    for inp in spec.inputs:
+        side = rng.integers(0, 3, (n, inp.size))
+        side[0], side[1] = 1, 2
+        side[2 : 2 + corners] = rng.integers(1, 3, (corners, inp.size))
+        obs[inp.name] = _outside_entries(inp, rng, side)
+    outside = np.zeros(n, bool)
+    for inp in spec.inputs:
+        outside |= np.any(clip_to_box(obs[inp.name], inp) != obs[inp.name], axis=1)
+    return {k: v[outside] for k, v in obs.items()}
+
+
+def env_clipped(obs: Obs, kind: NDArray[np.uint8], spec: PolicySpec) -> Obs:
+    """``obs`` with the ``out_of_box`` rows clipped into the Box as the env does (others as is)."""
+    rows = (kind == OUT_OF_BOX)[:, None]
+    return {i.name: np.where(rows, clip_to_box(obs[i.name], i), obs[i.name]) for i in spec.inputs}
+
+
 def synthetic_obs(
     spec: PolicySpec, rng: np.random.Generator, n_random: int = 500
 ) -> tuple[Obs, NDArray[np.uint8]]:
-    """Zeros, bounds, corners, random and beyond-clip observations for every input."""
+    """Zeros, bounds, corners, random, beyond-clip and out-of-box observations for every input."""
     obs: Obs = {}
     for inp in spec.inputs:
         lo, hi = _range(inp)
@@ -47,8 +120,12 @@ def synthetic_obs(
         beyond = np.clip(np.where(rng.random((16, inp.size)) < 0.5, wide_lo, wide_hi), inp.low, inp.high)
         rows: list[NDArray[Any]] = [np.zeros((1, inp.size)), lo[None], hi[None], corners, random, beyond]
         obs[inp.name] = np.concatenate(rows).astype(np.float32)
+    # Drawn after every other set, so the rows above are the same as without this set.
+    outside = out_of_box_obs(spec, rng)
+    n_out = len(next(iter(outside.values())))
+    obs = {k: np.concatenate([v, outside[k]]) for k, v in obs.items()}
     kind = np.concatenate(
-        [np.zeros(1), np.ones(2 + 32), np.full(n_random, 2), np.full(16, 3)],
+        [np.zeros(1), np.ones(2 + 32), np.full(n_random, 2), np.full(16, 3), np.full(n_out, OUT_OF_BOX)],
     ).astype(np.uint8)
     return obs, kind
 
@@ -112,10 +189,10 @@ def write_golden(
 
     rolled = rollout_obs(env, predict, spec, n_roll, seed=seed + 1000) if n_roll else {}
     obs = {k: np.concatenate([synthetic[k], rolled[k]]) if rolled else synthetic[k] for k in synthetic}
-    kind = np.concatenate([kind, np.full(n_roll, 4, np.uint8)])
+    kind = np.concatenate([kind, np.full(n_roll, ROLLOUT, np.uint8)])
     arrays: dict[str, NDArray[Any]] = {f"obs__{k}": v for k, v in obs.items()}
     arrays["obs_flat"] = flatten(obs, spec)
-    arrays["actions"] = sb3_actions(model, vecnormalize, obs, spec)
+    arrays["actions"] = sb3_actions(model, vecnormalize, env_clipped(obs, kind, spec), spec)
     arrays["kind"] = kind
     arrays["kind_names"] = np.array(KIND_NAMES)
     np.savez(path, **arrays)  # type: ignore[arg-type]
