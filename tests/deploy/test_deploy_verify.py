@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from robot_rl.deploy.c_build import CHarness
+from robot_rl.deploy.closed_loop import CLOSED_LOOP_SEED
 from robot_rl.deploy.golden import load_golden
-from robot_rl.deploy.verify import verify_bundle
+from robot_rl.deploy.verify import CLOSED_LOOP_CHECK, verify_bundle
 
 
 def _copy(bundle: Path, tmp_path: Path) -> Path:
@@ -25,13 +26,15 @@ def test_verify_passes_and_reports_figures(name: str, make_bundle: Callable[[str
     report = verify_bundle(make_bundle(name), episodes=2, latency_calls=500)
     assert report.ok, report.format()
     names = [c.name for c in report.checks]
-    for expected in ("onnx.checker", "onnxruntime vs SB3", "torchscript vs SB3", "closed loop ONNX vs SB3"):
+    for expected in ("onnx.checker", "onnxruntime vs SB3", "torchscript vs SB3", CLOSED_LOOP_CHECK):
         assert expected in names
     assert report.figures["onnx_max_err"] <= 1e-5 and report.figures["c_max_err"] <= 2e-5
     lat = report.figures["onnxruntime_latency_us"]
     assert 0 < lat["p50"] <= lat["p99"] <= lat["max"] and lat["calls"] == 500
     loop = report.figures["closed_loop"]
-    assert len(loop["sb3"]["returns"]) == len(loop["onnx"]["returns"]) == 2
+    assert loop["episodes"] == 2 and loop["seed"] == CLOSED_LOOP_SEED
+    assert len(loop["reference"]["per_episode"]) == len(loop["onnx"]["per_episode"]) == 2
+    assert "of 10 recorded" in {c.name: c.detail for c in report.checks}[CLOSED_LOOP_CHECK]
     assert "OK: bundle verified" in report.format()
 
 
@@ -39,8 +42,11 @@ def test_closed_loop_reports_success_rates_on_robot_env(make_bundle: Callable[[s
     report = verify_bundle(make_bundle("grasp_ppo_norm"), episodes=2, latency_calls=200)
     assert report.ok, report.format()
     loop = report.figures["closed_loop"]
-    assert loop["sb3"]["success_rate"] is not None and loop["onnx"]["success_rate"] is not None
-    assert loop["sb3"]["returns"] == pytest.approx(loop["onnx"]["returns"], rel=1e-3)
+    ref, onnx = loop["reference"], loop["onnx"]
+    assert ref["summary"]["success_rate"] is not None and onnx["summary"]["success_rate"] is not None
+    ref_returns = [e["return"] for e in ref["per_episode"]]
+    assert ref_returns == pytest.approx([e["return"] for e in onnx["per_episode"]], rel=1e-3)
+    assert [e["length"] for e in ref["per_episode"]] == [e["length"] for e in onnx["per_episode"]]
 
 
 def test_tampered_weights_fail_hash_and_parity(make_bundle: Callable[[str], Path], tmp_path: Path) -> None:
