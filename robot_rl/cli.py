@@ -29,6 +29,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "export": ("robot_rl.deploy.commands_export", "export a trained policy (ONNX, TorchScript, C)"),
     "verify": ("robot_rl.deploy.commands_verify", "verify an exported bundle against SB3"),
     "deploy": ("robot_rl.deploy.commands_deploy", "run an exported policy in the safe control loop"),
+    "keygen": ("robot_rl.deploy.commands_keygen", "make an Ed25519 key pair to sign and trust bundles"),
 }
 
 

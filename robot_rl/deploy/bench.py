@@ -5,18 +5,22 @@ Measures, for the bundle (default ``exports/demo``, what ``robot-rl demo`` write
 * ONNX Runtime through :class:`PolicyRunner` (1 intra-op / 1 inter-op thread): p50/p99/max
   over ``--calls`` single-observation calls;
 * the generated C code (``cc -std=c99 -O2``), timed inside C with ``clock_gettime``;
-* the control loop on SimHardware at ``--rate`` Hz for ``--loop-seconds`` s: achieved rate,
-  overruns, compute time per tick.
+* the control loop on SimHardware at the bundle's policy rate (and command rate, or
+  ``--command-hz``) for ``--loop-seconds`` s: achieved rate, overruns, compute time per tick, and
+  the process's resident memory sampled every ``--memory-every`` seconds (flat = no leak).
 
-Every figure is printed with its ratio to the control period. Targets (grasp policy, 2-core
-machine): ONNX p99 <= 100 us, C p99 <= 10 us, 100 Hz for 60 s without overruns. Figures
-measured while other processes load the CPU are noisy; the load average is printed with them.
+Every figure is printed with its ratio to the period. Targets (2-core machine): ONNX p99 <= 100
+us, C p99 <= 10 us, the grasp policy at 20 Hz and the navigation policy at 10 Hz with a 100 Hz
+command stream for 60 s without overruns. Figures measured while other processes load the CPU are
+noisy; the load average is printed with them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import threading
+import time
 from pathlib import Path
 
 ONNX_P99_TARGET_US = 100.0
@@ -28,11 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "bundle", nargs="?", type=Path, default=Path("exports/demo"), help="default exports/demo"
     )
     parser.add_argument("--calls", type=int, default=10_000, help="policy calls timed per runtime")
-    parser.add_argument("--rate", type=float, default=100.0, help="control-loop rate in Hz (default 100)")
+    parser.add_argument(
+        "--command-hz",
+        type=float,
+        help="command rate in Hz, a multiple of the policy rate (default: the bundle's)",
+    )
     parser.add_argument("--loop-seconds", type=float, default=60.0, help="control-loop duration (0 skips)")
     parser.add_argument(
-        "--config", type=Path, help="deploy YAML (default: the shipped one for the env, if any)"
+        "--memory-every", type=float, default=10.0, help="seconds between resident-memory samples"
     )
+    parser.add_argument("--config", type=Path, help="deploy YAML that tightens the bundle's limits")
     parser.add_argument(
         "--realtime", type=int, metavar="PRIO", help="run the loop under SCHED_FIFO at this priority (1..99)"
     )
@@ -67,39 +76,85 @@ def bench_latency(bundle: Path, calls: int) -> dict[str, dict[str, float]]:
     return {k.removesuffix("_latency_us"): v for k, v in report.figures.items() if k.endswith("_latency_us")}
 
 
-def run(args: argparse.Namespace) -> int:
-    from robot_rl.deploy.commands_deploy import deploy_sim, format_stats
-    from robot_rl.deploy.deploy_config import default_config_for
-    from robot_rl.deploy.loop import realtime_priority
-    from robot_rl.deploy.manifest import read_manifest
+def rss_mib() -> float:
+    """Resident set size of this process in MiB (Linux ``/proc/self/statm``)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
-    if args.calls < 100 or args.rate <= 0 or args.loop_seconds < 0:
-        raise ValueError("--calls must be >= 100, --rate > 0 Hz and --loop-seconds >= 0")
-    manifest = read_manifest(args.bundle)
+
+class MemorySampler:
+    """Samples :func:`rss_mib` every ``every_s`` seconds in a daemon thread while in a ``with`` block."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        while True:
+            self.samples.append((time.monotonic() - t0, rss_mib()))
+            if self._stop.wait(self.every_s):
+                self.samples.append((time.monotonic() - t0, rss_mib()))
+                return
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self) -> str:
+        """First, peak and last sample and the growth from the first sample after warm-up."""
+        if len(self.samples) < 2:
+            return "memory: not enough samples"
+        rss = [m for _, m in self.samples]
+        settled = rss[1] if len(rss) > 2 else rss[0]
+        return (
+            f"memory (RSS, {len(rss)} samples every {self.every_s:g} s): start {rss[0]:.1f} MiB, "
+            f"peak {max(rss):.1f} MiB, end {rss[-1]:.1f} MiB; growth after the first {self.every_s:g} s "
+            f"{rss[-1] - settled:+.2f} MiB"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from robot_rl.deploy.commands_deploy import deploy_sim, format_settings, format_stats, prepare
+    from robot_rl.deploy.loop import realtime_priority
+
+    if args.calls < 100 or args.loop_seconds < 0 or args.memory_every <= 0:
+        raise ValueError("--calls must be >= 100, --loop-seconds >= 0 and --memory-every > 0 s")
+    runner, settings = prepare(args.bundle, args.config, args.command_hz)
+    manifest = runner.manifest
     env_id = manifest["env"]["id"]
-    period = 1.0 / args.rate
+    period = 1.0 / runner.policy_hz
     load = os.getloadavg()[0]
     print(
         f"bench deploy {args.bundle} ({manifest['algo']} on {env_id}); "
         f"load average {load:.2f} on {os.cpu_count()} CPUs"
     )
-    print(f"policy latency over {args.calls} calls, against the {period * 1e3:g} ms loop period:")
+    print(f"policy latency over {args.calls} calls, against the {period * 1e3:g} ms policy period:")
     with realtime_priority(args.realtime):  # the C harness inherits the scheduling policy
         lat = bench_latency(args.bundle, args.calls)
     print(_line("onnxruntime", lat["onnxruntime"], period, ONNX_P99_TARGET_US))
     if "c" in lat:
         print(_line("C", lat["c"], period, C_P99_TARGET_US))
     if args.loop_seconds > 0:
-        config = args.config or default_config_for(env_id)
+        hz = float(settings["command_hz"])
         sched = "normal scheduling" if args.realtime is None else f"SCHED_FIFO priority {args.realtime}"
-        print(f"control loop at {args.rate:g} Hz for {args.loop_seconds:g} s on SimHardware, {sched}")
-        print(f"  deploy config: {config}")
-        stats, summary, _ = deploy_sim(
-            args.bundle, args.loop_seconds, config, args.rate, realtime=args.realtime
-        )
+        print(f"control loop for {args.loop_seconds:g} s on SimHardware, {sched}")
+        print("  " + format_settings(runner.policy_hz, settings))
+        with MemorySampler(args.memory_every) as memory:
+            stats, summary, _ = deploy_sim(
+                args.bundle, args.loop_seconds, args.config, args.command_hz, realtime=args.realtime
+            )
         print("  " + format_stats(stats, summary).replace("\n", "\n  "))
-        verdict = (
-            "holds" if stats.overruns == 0 and stats.achieved_hz >= 0.99 * args.rate else "does NOT hold"
+        print(f"  {memory.report()}; idle-time gc runs {stats.gc_runs}, longest {stats.gc_max_us:.0f} us")
+        verdict = "holds" if stats.overruns == 0 and stats.achieved_hz >= 0.99 * hz else "does NOT hold"
+        print(
+            f"  -> the loop {verdict} {runner.policy_hz:g} Hz policy / {hz:g} Hz commands "
+            f"({stats.overruns} overruns)"
         )
-        print(f"  -> the loop {verdict} {args.rate:g} Hz ({stats.overruns} overruns)")
     return 0

@@ -1,7 +1,9 @@
-"""``robot-rl deploy DIR --hardware sim [--duration S] [--config launch/deploy_*.yaml]``.
+"""``robot-rl deploy DIR --hardware sim [--duration S] [--config YAML] [--trust KEY.pub]``.
 
-Runs the exported ONNX policy through the safety filter in the fixed-rate control loop against
-the simulated robot and prints the achieved rate, overruns, faults and the task outcome.
+Runs the exported ONNX policy at the bundle's policy rate, through the safety filter with the
+bundle's limits (a ``--config`` may only tighten them), in the fixed-rate control loop against the
+simulated robot, and prints the achieved rate, overruns, faults and the task outcome. Nothing is
+read from the working directory: the bundle carries its rate, safe action and limits.
 """
 
 from __future__ import annotations
@@ -24,9 +26,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         type=Path,
-        help="deploy YAML: rate and safety limits (default: launch/deploy_<env>.yaml if present)",
+        help="deploy YAML that tightens the bundle's limits or sets command_hz (default: the bundle's own)",
     )
-    parser.add_argument("--rate", type=float, help="loop rate in Hz (overrides the config)")
+    parser.add_argument(
+        "--command-hz",
+        type=float,
+        help="command stream rate in Hz, an integer multiple of the policy rate (default: the bundle's)",
+    )
+    parser.add_argument(
+        "--trust",
+        type=Path,
+        action="append",
+        metavar="KEY.pub",
+        help="only run a bundle signed by this Ed25519 public key (repeatable)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the first simulated episode")
     parser.add_argument(
         "--realtime", type=int, metavar="PRIO", help="run the loop under SCHED_FIFO at this priority (1..99)"
@@ -60,39 +73,70 @@ def parse_faults(specs: list[str], slow_s: float) -> Any:
     return faults
 
 
+def prepare(
+    bundle: Path,
+    config_path: Path | None = None,
+    command_hz: float | None = None,
+    trusted_keys: list[Path] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Open and check the bundle, and the effective settings; nothing is driven yet.
+
+    Returns:
+        ``(PolicyRunner, settings)`` where settings are the bundle's safety limits tightened by
+        the config (see :func:`robot_rl.deploy.deploy_config.effective_settings`).
+
+    Raises:
+        BundleError / ValueError: a bundle that fails its checks (hashes, paths, signature), a
+            config that loosens a limit or names another rate, a bad command rate.
+    """
+    from robot_rl.deploy.deploy_config import effective_settings, load_deploy_config
+    from robot_rl.deploy.runtime import PolicyRunner
+
+    runner = PolicyRunner(bundle, trusted_keys=trusted_keys)
+    config = load_deploy_config(config_path)
+    if command_hz is not None:
+        config = config.model_copy(update={"command_hz": float(command_hz)})
+    return runner, effective_settings(runner.manifest, config)
+
+
 def deploy_sim(
     bundle: Path,
     duration_s: float,
-    config_path: Path | None,
-    rate: float | None,
+    config_path: Path | None = None,
+    command_hz: float | None = None,
     seed: int = 0,
     faults: Any = None,
     realtime: int | None = None,
-) -> tuple[Any, dict[str, Any], float]:
-    """Run the bundle on SimHardware; returns (LoopStats, task summary, rate in Hz)."""
-    from robot_rl.deploy.deploy_config import default_config_for, load_deploy_config
+    trusted_keys: list[Path] | None = None,
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Run the bundle on SimHardware; returns (LoopStats, task summary, effective settings)."""
     from robot_rl.deploy.export import _make_env
     from robot_rl.deploy.hardware import SimHardware
     from robot_rl.deploy.loop import ControlLoop
-    from robot_rl.deploy.runtime import PolicyRunner
     from robot_rl.deploy.safety import SafetyConfig, SafetyFilter
 
-    runner = PolicyRunner(bundle)
-    config = load_deploy_config(config_path or default_config_for(runner.manifest["env"]["id"]))
-    config.check_env(runner.manifest)
-    if rate is not None:
-        config.control_hz = rate
-    hz = config.rate_for(runner.manifest)
-    safety = SafetyFilter(SafetyConfig.from_manifest(runner.manifest, config.safety))
-    hardware = SimHardware(
-        _make_env(runner.manifest["env"]["id"], runner.manifest["env"]["kwargs"]), seed, faults
-    )
+    runner, settings = prepare(bundle, config_path, command_hz, trusted_keys)
+    hz = float(settings["command_hz"])
+    every = round(hz / runner.policy_hz)
+    safety = SafetyFilter(SafetyConfig.from_manifest(runner.manifest, settings))
+    env = runner.manifest["env"]
+    hardware = SimHardware(_make_env(env["id"], env["kwargs"]), seed, faults, command_hz=hz)
     try:
         runner.act(hardware.read_observation()[0])  # warm-up: ONNX Runtime's first run allocates
-        stats = ControlLoop(runner.act, safety, hardware, hz, realtime=realtime).run(duration_s=duration_s)
+        loop = ControlLoop(runner.act, safety, hardware, hz, realtime=realtime, policy_every=every)
+        stats = loop.run(duration_s=duration_s)
     finally:
         hardware.close()
-    return stats, hardware.summary(), hz
+    return stats, hardware.summary(), settings
+
+
+def format_settings(runner_hz: float, settings: dict[str, Any]) -> str:
+    """One line: rates, watchdog, fault limit and where the limits came from."""
+    return (
+        f"policy {runner_hz:g} Hz, commands {settings['command_hz']:g} Hz, watchdog "
+        f"{settings['watchdog_timeout_s']:g} s, fault stop after {settings['max_consecutive_faults']} "
+        f"policy steps, limits: bundle ({settings.get('source') or 'action space'})"
+    )
 
 
 def format_stats(stats: Any, summary: dict[str, Any]) -> str:
@@ -101,8 +145,8 @@ def format_stats(stats: Any, summary: dict[str, Any]) -> str:
     rate = stats.achieved_hz
     lines = [
         f"loop: {stats.steps} ticks in {stats.duration_s:.2f} s = {rate:.2f} Hz "
-        f"(target {stats.rate_hz:g} Hz, {rate / stats.rate_hz:.1%}), overruns {stats.overruns}, "
-        f"stop: {stats.stop_reason}",
+        f"(target {stats.rate_hz:g} Hz, {rate / stats.rate_hz:.1%}), {stats.policy_steps} policy steps "
+        f"(1 per {stats.policy_every} ticks), overruns {stats.overruns}, stop: {stats.stop_reason}",
         f"compute per tick (read+policy+safety+write): p50 {c.get('p50', 0):.0f} us, "
         f"p99 {c.get('p99', 0):.0f} us, max {c.get('max', 0):.0f} us; period {1e6 / stats.rate_hz:.0f} us; "
         f"tick start lateness p99 {late.get('p99', 0):.0f} us, max {late.get('max', 0):.0f} us",
@@ -123,8 +167,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.duration > 0:
         raise ValueError(f"--duration must be > 0 seconds, got {args.duration}")
     faults = parse_faults(args.inject, slow_s=0.05)
+    runner, settings = prepare(args.bundle, args.config, args.command_hz, args.trust)  # refuse before driving
+    print(format_settings(runner.policy_hz, settings), flush=True)
     stats, summary, _ = deploy_sim(
-        args.bundle, args.duration, args.config, args.rate, args.seed, faults, args.realtime
+        args.bundle, args.duration, args.config, args.command_hz, args.seed, faults, args.realtime, args.trust
     )
     print(format_stats(stats, summary))
     return 0

@@ -9,7 +9,18 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="bundle directory written by robot-rl export")
-    parser.add_argument("--episodes", type=int, default=10, help="closed-loop episodes per policy (0 skips)")
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        help="closed-loop episodes re-run with ONNX (default: all recorded in closed_loop.json; 0 skips)",
+    )
+    parser.add_argument(
+        "--trust",
+        type=Path,
+        action="append",
+        metavar="KEY.pub",
+        help="also require an Ed25519 signature by this public key (repeatable)",
+    )
     parser.add_argument("--latency-calls", type=int, default=10_000, help="calls timed per latency figure")
     parser.add_argument("--json", type=Path, help="also write the figures and checks as JSON here")
 
@@ -17,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from robot_rl.deploy.verify import verify_bundle
 
-    report = verify_bundle(args.bundle, episodes=args.episodes, latency_calls=args.latency_calls)
+    report = verify_bundle(
+        args.bundle, episodes=args.episodes, latency_calls=args.latency_calls, trusted_keys=args.trust
+    )
     print(report.format())
     if args.json:
         data = {"ok": report.ok, "checks": [vars(c) for c in report.checks], "figures": report.figures}

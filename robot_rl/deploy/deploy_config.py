@@ -1,96 +1,290 @@
-"""Deployment settings from ``launch/deploy_*.yaml``: loop rate and safety limits.
+"""Deployment limits: ``launch/deploy_*.yaml`` at export time, the bundle's ``safety`` at run time.
 
-Keys (all optional):
-    ``env_id``: the bundle's env id must start with this (guards against a wrong config);
-    ``control_hz``: loop rate in Hz (default: 1 / the manifest's control period);
-    ``safety``: overrides for :meth:`robot_rl.deploy.safety.SafetyConfig.from_manifest`.
+The shipped ``launch/deploy_*.yaml`` files are the human-edited source of a robot's limits. At
+export, :func:`resolve_safety` turns the one for the bundle's env (or ``--deploy-config``) into
+complete, explicit values that the manifest carries (``manifest["safety"]``); the robot then needs
+nothing but the bundle, whatever its working directory. At deploy time, a ``--config`` YAML may
+only *tighten* those values (:func:`effective_settings`): a looser bound is refused, and so is a
+policy rate other than the one the policy was trained at.
+
+YAML keys (validated with pydantic; unknown keys are refused):
+
+``env_id``
+    The bundle's env id must start with this (guards against a config for another robot).
+``policy_hz``
+    Optional; if given it must equal the bundle's policy rate (1 / the env's control period).
+``command_hz``
+    Rate of the command stream to the hardware, an integer multiple of the policy rate (default:
+    the policy rate). Between policy steps the last action is held (velocities, positions) or
+    spread evenly (displacements per control step), and the safety filter runs on every tick.
+``safety.action_low`` / ``safety.action_high``
+    Bounds per action entry, in action units (within the env's [-1, 1]).
+``safety.max_rate_per_s``
+    Slew limit per action entry in action units per second (a number for every entry, or a
+    list; ``null`` = none). Per command tick the change is at most ``rate / command_hz``.
+``safety.watchdog_timeout_s``
+    Oldest observation (s) the loop acts on; it must be at least the policy period.
+``safety.max_consecutive_faults``
+    Policy steps in a row with a NaN observation/action or a policy error that latch a stop.
+
+Why pydantic instead of the hand-written checks of the training config: this file guards a robot,
+the schema is small and flat, and pydantic's strict types (no ``"0.5"`` silently read as 0.5, no
+unknown key) are exactly what we want here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
 from pathlib import Path
 from typing import Any
 
-KEYS = ("env_id", "control_hz", "safety")
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+#: env id prefix -> the shipped deploy config (file name in the package's ``launch`` directory).
+DEFAULT_CONFIGS = {
+    "robot_rl/PandaGrasp": "deploy_grasp.yaml",
+    "robot_rl/MobileNavDiscrete": "deploy_nav_discrete.yaml",
+    "robot_rl/MobileNav-": "deploy_nav.yaml",
+}
+DEFAULT_WATCHDOG_PERIODS = 3
+DEFAULT_MAX_FAULTS = 5
 
 
-@dataclass
-class DeployConfig:
-    """Validated deployment settings (see module docstring)."""
+class SafetyLimits(BaseModel):
+    """The ``safety`` section of a deploy YAML (all optional)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    action_low: list[float] | None = None
+    action_high: list[float] | None = None
+    max_rate_per_s: float | list[float | None] | None = None
+    watchdog_timeout_s: float | None = Field(default=None, gt=0)
+    max_consecutive_faults: int | None = Field(default=None, ge=1)
+
+
+class DeployConfig(BaseModel):
+    """A deploy YAML (see module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     env_id: str | None = None
-    control_hz: float | None = None
-    safety: dict[str, Any] = field(default_factory=dict)
+    policy_hz: float | None = Field(default=None, gt=0)
+    command_hz: float | None = Field(default=None, gt=0)
+    safety: SafetyLimits = SafetyLimits()
 
-    def rate_for(self, manifest: dict[str, Any]) -> float:
-        """Loop rate in Hz: ``control_hz`` or 1 / the manifest's control period.
+    def check_env(self, env_id: str) -> None:
+        """Raise ``ValueError`` if ``env_id`` does not start with this config's ``env_id``."""
+        if self.env_id and not env_id.startswith(self.env_id):
+            raise ValueError(f"deploy config is for {self.env_id!r} but the bundle's env is {env_id!r}")
 
-        Raises:
-            ValueError: neither is known, or the watchdog is shorter than two loop periods.
-        """
-        rate = self.control_hz
-        if rate is None:
-            period = manifest["env"].get("control_period_s")
-            if not period:
-                raise ValueError("the manifest has no control period; set control_hz in the deploy config")
-            rate = 1.0 / float(period)
-        timeout = self.safety.get("watchdog_timeout_s")
-        if timeout is not None and float(timeout) < 2.0 / rate:
-            raise ValueError(
-                f"watchdog_timeout_s={timeout} s is shorter than two loop periods at {rate:g} Hz; "
-                f"use >= {2.0 / rate:g} s or a higher control_hz"
-            )
-        return float(rate)
 
-    def check_env(self, manifest: dict[str, Any]) -> None:
-        """Raise ``ValueError`` if the bundle's env does not match ``env_id``."""
-        bundle_env = str(manifest["env"]["id"])
-        if self.env_id and not bundle_env.startswith(self.env_id):
-            raise ValueError(f"deploy config is for {self.env_id!r} but the bundle's env is {bundle_env!r}")
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{where}: {err['msg']}")
+    keys = list(DeployConfig.model_fields)
+    safety = list(SafetyLimits.model_fields)
+    return f"deploy config {path}: " + "; ".join(parts) + f" (accepted keys: {keys}, safety: {safety})"
 
 
 def load_deploy_config(path: str | Path | None) -> DeployConfig:
-    """Read a deploy YAML (``None`` -> defaults).
+    """Read and validate a deploy YAML (``None`` -> an empty config).
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: unknown keys or wrong types.
+        ValueError: not a mapping, unknown keys or wrong types (one line naming each).
     """
     if path is None:
         return DeployConfig()
     import yaml
 
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"deploy config {path} not found (see launch/deploy_*.yaml)")
+    if not path.is_file():
+        raise FileNotFoundError(f"deploy config {path} not found (examples: robot-rl's launch/deploy_*.yaml)")
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with keys {list(KEYS)}")
-    unknown = sorted(set(data) - set(KEYS))
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {unknown}; accepted: {list(KEYS)}")
-    rate = data.get("control_hz")
-    if rate is not None and not (isinstance(rate, int | float) and rate > 0):
-        raise ValueError(f"{path}: control_hz must be a number > 0 (Hz), got {rate!r}")
-    safety = data.get("safety") or {}
-    if not isinstance(safety, dict):
-        raise ValueError(f"{path}: safety must be a mapping, got {type(safety).__name__}")
-    return DeployConfig(data.get("env_id"), None if rate is None else float(rate), dict(safety))
+        raise ValueError(
+            f"deploy config {path}: expected a mapping of keys {list(DeployConfig.model_fields)}"
+        )
+    try:
+        return DeployConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(_format_errors(path, exc)) from None
 
 
-#: env id prefix -> the shipped deploy config (relative to the repository root).
-DEFAULT_CONFIGS = {
-    "robot_rl/PandaGrasp": "launch/deploy_grasp.yaml",
-    "robot_rl/MobileNavDiscrete": "launch/deploy_nav_discrete.yaml",
-    "robot_rl/MobileNav-": "launch/deploy_nav.yaml",
-}
+def launch_dir() -> Path:
+    """The shipped ``launch`` directory (found from the package, never from the working directory)."""
+    return Path(__file__).resolve().parents[2] / "launch"
 
 
-def default_config_for(env_id: str, root: Path | None = None) -> Path | None:
-    """The shipped ``launch/deploy_*.yaml`` for ``env_id`` if it exists under ``root`` (default: cwd)."""
-    for prefix, rel in DEFAULT_CONFIGS.items():
-        path = (root or Path.cwd()) / rel
-        if env_id.startswith(prefix) and path.exists():
+def shipped_config_for(env_id: str) -> Path | None:
+    """The shipped ``deploy_*.yaml`` for ``env_id``, or ``None`` if the env has none."""
+    for prefix, name in DEFAULT_CONFIGS.items():
+        if env_id.startswith(prefix):
+            path = launch_dir() / name
+            if not path.is_file():
+                raise FileNotFoundError(f"shipped deploy config {path} for {env_id} is missing")
             return path
     return None
+
+
+# ---------------------------------------------------------------------- export: resolve
+def _vector(value: Any, n: int, name: str, default: float) -> list[float]:
+    """A number or a list of ``n`` entries (``None`` -> ``default``) as a list of floats."""
+    if value is None:
+        return [default] * n
+    if isinstance(value, list):
+        if len(value) != n:
+            raise ValueError(f"safety.{name} needs {n} entries (one per action entry), got {len(value)}")
+        return [default if v is None else float(v) for v in value]
+    return [float(value)] * n
+
+
+def resolve_safety(
+    action: dict[str, Any], period_s: float, config: DeployConfig, source: str | None
+) -> dict[str, Any]:
+    """Complete safety limits for the manifest, from the env's action section and a deploy config.
+
+    Args:
+        action: The manifest's action section (``type``, ``size``, ``low``/``high``, ``safe_action``).
+        period_s: The policy's control period in seconds.
+        config: The deploy config (shipped or given at export).
+        source: Where ``config`` came from (recorded in the manifest), or ``None``.
+
+    Returns:
+        JSON-ready ``{action_low, action_high, max_rate_per_s (null entries = none),
+        watchdog_timeout_s, max_consecutive_faults, command_hz, source}``; discrete actions have
+        no bounds or slew limits (indices), only the watchdog and fault limit.
+
+    Raises:
+        ValueError: bounds outside the env's, a safe action outside the bounds, a watchdog
+            shorter than the policy period, or a command rate that is not a multiple of it.
+    """
+    s = config.safety
+    policy_hz = 1.0 / period_s
+    out: dict[str, Any] = {
+        "watchdog_timeout_s": s.watchdog_timeout_s or DEFAULT_WATCHDOG_PERIODS * period_s,
+        "max_consecutive_faults": s.max_consecutive_faults or DEFAULT_MAX_FAULTS,
+        "command_hz": config.command_hz or policy_hz,
+        "source": source,
+    }
+    if action["type"] != "discrete":
+        n = int(action["size"])
+        env_low, env_high = [float(v) for v in action["low"]], [float(v) for v in action["high"]]
+        low = [
+            max(a, b) for a, b in zip(env_low, _vector(s.action_low, n, "action_low", -math.inf), strict=True)
+        ]
+        high = [
+            min(a, b)
+            for a, b in zip(env_high, _vector(s.action_high, n, "action_high", math.inf), strict=True)
+        ]
+        rate = _vector(s.max_rate_per_s, n, "max_rate_per_s", math.inf)
+        out.update(
+            action_low=low, action_high=high, max_rate_per_s=[None if math.isinf(r) else r for r in rate]
+        )
+    check_settings(out, action, period_s)
+    return out
+
+
+def check_settings(safety: dict[str, Any], action: dict[str, Any], period_s: float) -> None:
+    """Raise ``ValueError`` unless the limits are consistent with each other and the policy rate."""
+    policy_hz = 1.0 / period_s
+    ratio = float(safety["command_hz"]) / policy_hz
+    if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6:
+        raise ValueError(
+            f"command_hz={safety['command_hz']:g} is not an integer multiple of the policy rate "
+            f"{policy_hz:g} Hz (e.g. {policy_hz:g}, {2 * policy_hz:g}, {10 * policy_hz:g} Hz)"
+        )
+    if float(safety["watchdog_timeout_s"]) < period_s - 1e-12:
+        raise ValueError(
+            f"watchdog_timeout_s={safety['watchdog_timeout_s']:g} s is shorter than the observation period "
+            f"{period_s:g} s: every observation would be stale; use >= {period_s:g} s"
+        )
+    if action["type"] == "discrete":
+        return
+    low, high = safety["action_low"], safety["action_high"]
+    bad = [i for i, (lo, hi) in enumerate(zip(low, high, strict=True)) if lo > hi]
+    if bad:
+        raise ValueError(f"safety action_low > action_high at entries {bad}: {low} vs {high}")
+    rates = [r for r in safety["max_rate_per_s"] if r is not None]
+    if any(r <= 0 for r in rates):
+        raise ValueError(f"safety max_rate_per_s must be > 0 (action units per second), got {rates}")
+    for i, v in enumerate(action["safe_action"]):
+        if v is not None and not low[i] <= v <= high[i]:
+            raise ValueError(
+                f"the env's safe action {action['safe_action']} lies outside the bounds {low}..{high}"
+            )
+
+
+# ---------------------------------------------------------------------- deploy: tighten
+def effective_settings(manifest: dict[str, Any], config: DeployConfig) -> dict[str, Any]:
+    """The bundle's safety limits, tightened by a deploy ``config``.
+
+    Raises:
+        ValueError: the config is for another env, names a different policy rate, or loosens any
+            limit (each loosened entry is named), or the result is inconsistent.
+    """
+    env = manifest["env"]
+    config.check_env(str(env["id"]))
+    period = float(env["control_period_s"])
+    policy_hz = 1.0 / period
+    if config.policy_hz is not None and abs(config.policy_hz - policy_hz) > 1e-6 * policy_hz:
+        raise ValueError(
+            f"policy_hz={config.policy_hz:g} differs from the bundle's policy rate {policy_hz:g} Hz: "
+            "the policy was trained at that rate and its actions (steps, rates) mean what they "
+            "meant in training only there; use command_hz for a faster command stream"
+        )
+    base = manifest["safety"]
+    out = dict(base)
+    loose: list[str] = []
+    s = config.safety
+    if s.watchdog_timeout_s is not None:
+        _tighter(loose, "watchdog_timeout_s", s.watchdog_timeout_s, base["watchdog_timeout_s"], "<=")
+        out["watchdog_timeout_s"] = s.watchdog_timeout_s
+    if s.max_consecutive_faults is not None:
+        _tighter(
+            loose, "max_consecutive_faults", s.max_consecutive_faults, base["max_consecutive_faults"], "<="
+        )
+        out["max_consecutive_faults"] = s.max_consecutive_faults
+    if config.command_hz is not None:
+        out["command_hz"] = config.command_hz
+    action = manifest["action"]
+    if action["type"] != "discrete":
+        n = int(action["size"])
+        out["action_low"] = _tighten_vec(loose, "action_low", s.action_low, base["action_low"], n, ">=")
+        out["action_high"] = _tighten_vec(loose, "action_high", s.action_high, base["action_high"], n, "<=")
+        rates = [math.inf if r is None else r for r in base["max_rate_per_s"]]
+        new = _tighten_vec(loose, "max_rate_per_s", _vector(s.max_rate_per_s, n, "max_rate_per_s", math.inf)
+                           if s.max_rate_per_s is not None else None, rates, n, "<=")  # fmt: skip
+        out["max_rate_per_s"] = [None if math.isinf(r) else r for r in new]
+    elif s.action_low or s.action_high or s.max_rate_per_s is not None:
+        raise ValueError(
+            "discrete actions are indices: action_low, action_high and max_rate_per_s do not apply"
+        )
+    if loose:
+        raise ValueError(
+            "deploy config loosens the bundle's safety limits: "
+            + "; ".join(loose)
+            + ". A deploy config may only tighten them; to change them, re-export with --deploy-config"
+        )
+    out["source"] = base.get("source")
+    check_settings(out, action, period)
+    return out
+
+
+def _tighter(loose: list[str], name: str, value: float, base: float, op: str) -> None:
+    ok = value <= base + 1e-12 if op == "<=" else value >= base - 1e-12
+    if not ok:
+        loose.append(f"{name} {value:g} {'>' if op == '<=' else '<'} bundle {base:g}")
+
+
+def _tighten_vec(
+    loose: list[str], name: str, value: list[float] | None, base: list[float], n: int, op: str
+) -> list[float]:
+    if value is None:
+        return list(base)
+    vec = _vector(value, n, name, math.inf if op == "<=" else -math.inf)
+    for i, (v, b) in enumerate(zip(vec, base, strict=True)):
+        _tighter(loose, f"{name}[{i}]", v, b, op)
+    return vec

@@ -6,10 +6,15 @@ Bundle layout (``out_dir``)::
     policy.pt       TorchScript, same semantics (``torch.jit.trace`` of the same module)
     policy_c/       policy.h, policy.c (C99, no malloc, libm only), harness.c, README.txt
     golden.npz      ~1000 observations and SB3's own deterministic actions for them
-    manifest.json   layouts, units, bounds, control period, normalization, provenance, SHA-256
+    closed_loop.json  SB3's closed-loop result on seeded episodes (verify's reference)
+    manifest.json   layouts, units, bounds, normalization, provenance, SHA-256, and the deploy
+                    contract: policy rate, the env's safe action, what each action entry means
+                    per second, the robot's safety limits (from launch/deploy_*.yaml)
+    manifest.sig    optional Ed25519 signature of manifest.json (``sign=KEY``)
 
 Everything is generated from one :class:`~robot_rl.deploy.spec.PolicySpec`. The bundle holds no
-pickle: the robot side needs only ``manifest.json`` + ``policy.onnx`` (or ``policy_c/``).
+pickle: the robot side needs only ``manifest.json`` + ``policy.onnx`` (or ``policy_c/``), and
+nothing outside the bundle, whatever its working directory.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ def export_policy(
     formats: Iterable[str] = FORMATS,
     which: str = "best",
     golden_rows: int = 1000,
+    reference_episodes: int = 10,
+    deploy_config: str | Path | None = None,
+    safe_action: list[float | None] | int | None = None,
+    sign: str | Path | None = None,
 ) -> Path:
     """Export a trained policy into ``out_dir`` (see module docstring); returns ``out_dir``.
 
@@ -49,19 +58,37 @@ def export_policy(
             always written.
         which: ``"best"`` (falls back to final) or ``"final"`` model of a run directory.
         golden_rows: Number of golden observations (synthetic + rollout states).
+        reference_episodes: Seeded episodes (from ``CLOSED_LOOP_SEED``) of SB3's deterministic
+            policy recorded in ``closed_loop.json``, the reference of verify's closed loop;
+            0 writes none (verify then reports a FAIL line for the closed loop).
+        deploy_config: Deploy YAML whose limits the bundle carries (default: the shipped
+            ``launch/deploy_*.yaml`` of the env, if any; else the action bounds, no slew limit,
+            a watchdog of 3 control periods).
+        safe_action: The safe action, only for envs that do not declare ``safe_action()``
+            (robot_rl envs do; third-party envs must be told).
+        sign: Ed25519 private key (``robot-rl keygen``) to sign the manifest with.
 
     Raises:
-        ValueError: unknown format, unsupported policy, or ``out_dir`` is a non-bundle directory.
+        ValueError: unknown format, unsupported policy, an env without a safe action or a
+            control period, inconsistent limits, or ``out_dir`` is a non-bundle directory.
         FileNotFoundError: missing run files.
     """
     formats = tuple(formats)
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise ValueError(f"formats {bad or '()'} not accepted; choose from {list(FORMATS)}")
+    if reference_episodes < 0:
+        raise ValueError(f"reference_episodes={reference_episodes} is not accepted; expected an int >= 0")
     src = _as_source(source, which)
     spec = extract_spec(src.model, src.vecnormalize, src.algo)
-    out = _prepare_out_dir(Path(out_dir))
+    _check_out_dir(Path(out_dir))
     env = _make_env(src.env_id, src.env_kwargs)
+    try:
+        contract = deploy_contract(env, src.env_id, spec, deploy_config, safe_action)
+    except BaseException:
+        env.close()
+        raise
+    out = _prepare_out_dir(Path(out_dir))
     try:
         from robot_rl.deploy.graph import ExportedPolicy
 
@@ -75,11 +102,80 @@ def export_policy(
         rows = golden.write_golden(
             out / "golden.npz", src.model, src.vecnormalize, spec, env, total=golden_rows
         )
+        if reference_episodes:
+            from robot_rl.deploy.closed_loop import REFERENCE_FILE, record_sb3_reference, write_reference
+
+            reference = record_sb3_reference(
+                src.model, src.vecnormalize, spec, src.env_id, src.env_kwargs, reference_episodes
+            )
+            write_reference(out / REFERENCE_FILE, reference)
         manifest = build_manifest(spec, src, env, formats, rows)
     finally:
         env.close()
+    manifest["env"]["policy_hz"] = 1.0 / contract["period_s"]
+    manifest["action"].update(safe_action=contract["safe_action"], semantics=contract["semantics"])
+    manifest["safety"] = contract["safety"]
     write_manifest(out, manifest)
+    if sign is not None:
+        from robot_rl.deploy.signing import sign_bundle
+
+        sign_bundle(out, Path(sign))
     return out
+
+
+def deploy_contract(
+    env: Any,
+    env_id: str,
+    spec: PolicySpec,
+    config_path: str | Path | None = None,
+    safe_action: list[float | None] | int | None = None,
+) -> dict[str, Any]:
+    """What the robot needs besides the network: control period, safe action, action meaning, limits.
+
+    Raises:
+        ValueError: no control period, no safe action (or one given for an env that declares
+            its own), or limits that contradict each other.
+    """
+    from robot_rl.deploy.deploy_config import load_deploy_config, resolve_safety, shipped_config_for
+
+    period = _control_period(env)
+    if not period or period <= 0:
+        raise ValueError(
+            f"{env_id} has no control period (env.unwrapped.dt or metadata render_fps); cannot export"
+        )
+    safe = _safe_action(env, env_id, spec, safe_action)
+    semantics = env.unwrapped.action_semantics() if hasattr(env.unwrapped, "action_semantics") else None
+    path = Path(config_path) if config_path is not None else shipped_config_for(env_id)
+    config = load_deploy_config(path)
+    config.check_env(env_id)
+    discrete = spec.postprocess == "argmax"
+    action: dict[str, Any] = {"type": "discrete" if discrete else "box", "safe_action": safe}
+    if not discrete:
+        action.update(size=spec.action_dim, low=spec.action_low.tolist(), high=spec.action_high.tolist())
+    source = None if path is None else path.name
+    safety = resolve_safety(action, period, config, source)
+    return {"period_s": period, "safe_action": safe, "semantics": semantics, "safety": safety}
+
+
+def _safe_action(
+    env: Any, env_id: str, spec: PolicySpec, given: list[float | None] | int | None
+) -> list[float | None] | int:
+    declared = env.unwrapped.safe_action() if hasattr(env.unwrapped, "safe_action") else None
+    if declared is not None and given is not None and given != declared:
+        raise ValueError(f"{env_id} declares its safe action {declared}; it cannot be replaced by {given}")
+    safe = declared if declared is not None else given
+    if safe is None:
+        raise ValueError(
+            f"{env_id} declares no safe action (env.unwrapped.safe_action()); robot_rl envs do. For "
+            "another env pass safe_action= (robot-rl export --safe-action), e.g. 0,0 for zero velocity"
+        )
+    if spec.postprocess == "argmax":
+        if not isinstance(safe, int | np.integer) or not 0 <= int(safe) < spec.n_actions:
+            raise ValueError(f"safe action {safe!r} must be an index in [0, {spec.n_actions - 1}]")
+        return int(safe)
+    if not isinstance(safe, list | tuple) or len(safe) != spec.action_dim:
+        raise ValueError(f"safe action {safe!r} must list {spec.action_dim} entries (numbers or null = hold)")
+    return [None if v is None else float(v) for v in safe]
 
 
 def _as_source(source: Any, which: str) -> PolicySource:
@@ -104,12 +200,15 @@ def _as_source(source: Any, which: str) -> PolicySource:
     )
 
 
+def _check_out_dir(out: Path) -> None:
+    """Refuse an ``out`` that holds something other than a bundle (checked before any work)."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
+        raise ValueError(f"{out} exists and is not an exported bundle; choose an empty or new --out dir")
+
+
 def _prepare_out_dir(out: Path) -> Path:
+    _check_out_dir(out)
     if out.exists() and any(out.iterdir()):
-        if not (out / "manifest.json").exists():
-            raise ValueError(
-                f"{out} exists and is not an exported bundle; choose an empty or new --out directory"
-            )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     return out
@@ -262,7 +361,8 @@ def build_manifest(
             "outputs": ["action"],
         },
         "golden": {"file": "golden.npz", "rows": rows},
-        "source": {"run_dir": str(src.run_dir.resolve()), "model_path": str(src.model_path.resolve())},
+        # Where the policy came from, for people; nothing on the robot side or in verify reads it.
+        "provenance": {"run_dir": str(src.run_dir.resolve()), "model_path": str(src.model_path.resolve())},
         "versions": versions(),
         "git_commit": git_commit(),
     }

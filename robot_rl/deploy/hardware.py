@@ -3,11 +3,22 @@
 A real driver implements :class:`HardwareInterface` (three methods). :class:`SimHardware`
 implements it on top of a Gymnasium env (the PyBullet envs of robot_rl, or any env), so the whole
 deploy stack (runtime, safety filter, control loop) runs end to end in tests and in
-``robot-rl deploy --hardware sim``. Each ``write_action`` advances the env one control step, so
-in sim mode simulated time runs at ``env.dt`` per loop tick, whatever the loop rate.
+``robot-rl deploy --hardware sim``.
 
-Observations are stamped with the read time (the simulation is paused between writes, so its
-state is current). Fault injection (:class:`SimFaults`): stale observations (the reported
+Simulated time advances exactly as the loop's time does: each ``write_action`` is one command
+tick of ``1 / command_hz`` seconds. At the policy rate (``command_hz`` = 1 / ``env.dt``, the
+default) a write is one env step. At ``k`` times the policy rate a write applies the command for
+``1/k`` of the control step's physics substeps (rounded to whole physics steps so that ``k``
+writes make exactly one control step; robot_rl envs only, through ``apply_command``), and the
+env step (reward, success, observation) completes on every ``k``-th write. Each write carries an
+action in the policy's units; a *displacement* entry (a move per control step, see the manifest's
+``action.semantics``) is applied as ``1/k`` of it per tick, velocities and positions as they are.
+
+Observations are stamped with the time they were produced: the read time when every write is a
+control step (the simulation is paused between writes, so its state is current), else the time of
+the write that completed the last control step.
+
+Fault injection (:class:`SimFaults`): stale observations (the reported
 observation and its timestamp freeze while the robot keeps moving), NaN sensors (NaN in the
 observation) and a slow policy/driver (a sleep inside ``read_observation``, i.e. inside the
 loop's compute time).
@@ -16,11 +27,14 @@ loop's compute time).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from gymnasium import spaces as gym_spaces
+from numpy.typing import NDArray
 
 
 @runtime_checkable
@@ -73,6 +87,44 @@ class EpisodeOutcome:
     success: bool | None
 
 
+def _ticks_per_step(env: Any, command_hz: float | None) -> int:
+    """Command ticks per control step (1 at the policy rate)."""
+    if command_hz is None:
+        return 1
+    dt = float(env.unwrapped.dt)
+    ratio = command_hz * dt
+    k = round(ratio)
+    if k < 1 or abs(ratio - k) > 1e-6:
+        raise ValueError(
+            f"command_hz={command_hz:g} is not an integer multiple of the env's control rate {1 / dt:g} Hz"
+        )
+    if k > 1 and not hasattr(env.unwrapped, "apply_command"):
+        raise ValueError(
+            f"a {command_hz:g} Hz command stream needs a robot_rl env (apply_command); "
+            f"run {type(env.unwrapped).__name__} at {1 / dt:g} Hz"
+        )
+    return k
+
+
+def _command_scale(env: Any, k: int) -> NDArray[np.float32] | None:
+    """Per-entry factor of a command tick's share of the action (1/k for displacements)."""
+    if k == 1 or not hasattr(env.unwrapped, "action_semantics"):
+        return None
+    if not isinstance(env.action_space, gym_spaces.Box):
+        return None  # discrete indices are held
+    scale = [
+        1.0 / k if row["kind"] == "displacement" else 1.0
+        for row in env.unwrapped.action_semantics()
+        for _ in range(_field_size(env, row["name"]))
+    ]
+    return np.array(scale, np.float32)
+
+
+def _field_size(env: Any, name: str) -> int:
+    s = env.unwrapped.action_layout.slice(name)
+    return int(s.stop - s.start)
+
+
 class SimHardware:
     """:class:`HardwareInterface` on a Gymnasium env (see module docstring).
 
@@ -81,6 +133,13 @@ class SimHardware:
         seed: Seed of the first episode.
         faults: Faults to inject.
         clock: Monotonic clock in seconds (same as the loop's).
+        command_hz: Rate of ``write_action`` calls (default: the env's control rate); an integer
+            multiple of the control rate.
+        record_limit: Most recent written actions kept in :attr:`actions`.
+
+    Raises:
+        ValueError: ``command_hz`` is not a multiple of the control rate, or a faster command
+            stream for an env without ``apply_command`` (not a robot_rl env).
     """
 
     def __init__(
@@ -89,18 +148,24 @@ class SimHardware:
         seed: int = 0,
         faults: SimFaults | None = None,
         clock: Callable[[], float] = time.monotonic,
+        command_hz: float | None = None,
+        record_limit: int = 100_000,
     ) -> None:
         self.env = env
         self.faults = faults or SimFaults()
         self.clock = clock
         self.seed = seed
         self.episodes: list[EpisodeOutcome] = []
-        self.steps = 0
+        self.steps = 0  # command ticks (writes)
         self.stopped = False
-        self.actions: list[Any] = []
+        self.actions: deque[Any] = deque(maxlen=record_limit)
+        self.ticks_per_step = _ticks_per_step(env, command_hz)
+        self._scale = _command_scale(env, self.ticks_per_step)
+        self._tick = 0  # command tick within the current control step
         self._episode_seed = seed
         self._obs, _ = env.reset(seed=seed)
-        self._reported = (self._obs, clock())
+        self._stamp = clock()
+        self._reported = (self._obs, self._stamp)
         self._ret, self._len = 0.0, 0
 
     def read_observation(self) -> tuple[Any, float]:
@@ -108,8 +173,9 @@ class SimHardware:
         if k in self.faults.slow_steps:
             time.sleep(self.faults.slow_s)
         if k not in self.faults.stale_steps:
-            # The simulation is paused between writes, so its state is current at read time.
-            self._reported = (self._obs, self.clock())
+            # At the policy rate the simulation is paused between writes: its state is current now.
+            stamp = self.clock() if self.ticks_per_step == 1 else self._stamp
+            self._reported = (self._obs, stamp)
         obs, stamp = self._reported
         if k in self.faults.nan_steps:
             obs = _with_nan(obs, self.faults.nan_index)
@@ -119,8 +185,24 @@ class SimHardware:
         if self.stopped:
             raise RuntimeError("write_action after safe_stop(); create a new SimHardware to run again")
         self.actions.append(action)
-        obs, reward, terminated, truncated, info = self.env.step(action)
         self.steps += 1
+        if self.ticks_per_step == 1:
+            self._finish(*self.env.step(action))
+            return
+        base, k, i = self.env.unwrapped, self.ticks_per_step, self._tick
+        substeps = base.timing.substeps
+        physics = substeps * (i + 1) // k - substeps * i // k
+        command = action if self._scale is None else np.asarray(action, np.float32) * self._scale
+        base.apply_command(command, physics)
+        self._tick = (i + 1) % k
+        if self._tick == 0:
+            self._finish(*base.finish_step(action))
+
+    def _finish(
+        self, obs: Any, reward: float, terminated: bool, truncated: bool, info: dict[str, Any]
+    ) -> None:
+        """Book-keeping after a completed control step (episode end: record it and reset)."""
+        self._stamp = self.clock()
         self._ret += float(reward)
         self._len += 1
         if terminated or truncated:

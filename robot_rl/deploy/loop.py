@@ -1,11 +1,22 @@
 """ControlLoop: fixed-rate read -> policy -> safety -> write, with deadline scheduling.
 
+The loop ticks at the *command* rate, an integer multiple ``policy_every`` of the policy rate
+(the bundle's). Every tick reads the observation, screens it (e-stop, watchdog, NaN) and writes a
+filtered action; the policy runs on every ``policy_every``-th tick and its action is held in
+between (the safety filter's slew limit, stated per second, works per command tick). With
+``policy_every=1`` every tick is a policy tick.
+
 Deadlines are computed from the start time, ``deadline_k = t0 + k * period``, and the loop sleeps
 until the next deadline; it never sleeps a fixed period *after* computing (which drifts by the
 compute time every tick). A tick whose work ends after its deadline is an overrun: it is counted
 and the schedule skips to the next deadline on the original grid (no burst of catch-up ticks, no
-phase drift). Python's garbage collector is paused while the loop runs (a collection can take
-milliseconds). On exit (duration reached, :meth:`ControlLoop.stop`, an exception or Ctrl-C) the
+phase drift); the policy phase follows the ticks actually run, so a skipped slot delays the next
+policy step instead of dropping it. Python's automatic garbage collector is paused while the loop
+runs (a collection can take milliseconds inside a tick); instead the loop collects every
+``gc_every`` ticks in the idle time before a deadline, when at least half a period is left, so
+memory stays flat over hours. Timing figures are kept in fixed-size ring buffers (percentiles over
+the most recent :data:`STATS_WINDOW` ticks; the maximum over the whole run). On exit (duration
+reached, :meth:`ControlLoop.stop`, an exception or Ctrl-C) the
 loop writes the safety filter's safe action and calls ``hardware.safe_stop()``.
 """
 
@@ -26,13 +37,46 @@ import numpy as np
 from robot_rl.deploy.hardware import HardwareInterface
 from robot_rl.deploy.safety import Flag, SafetyFilter
 
+#: Ticks whose timing figures are kept for the percentiles (about 22 minutes at 100 Hz).
+STATS_WINDOW = 1 << 17
+
+
+class Ring:
+    """Fixed-size buffer of the most recent floats, and the maximum of all values ever added."""
+
+    def __init__(self, size: int = STATS_WINDOW) -> None:
+        self.values = np.zeros(size)
+        self.count = 0
+        self.max = -math.inf
+
+    def add(self, value: float) -> None:
+        self.values[self.count % len(self.values)] = value
+        self.count += 1
+        if value > self.max:
+            self.max = value
+
+    def percentiles(self) -> dict[str, float]:
+        """p50/p99 of the window and the all-time max, in microseconds (empty if nothing added)."""
+        if not self.count:
+            return {}
+        arr = self.values[: min(self.count, len(self.values))] * 1e6
+        return {
+            "p50": float(np.percentile(arr, 50)),
+            "p99": float(np.percentile(arr, 99)),
+            "max": float(self.max * 1e6),
+        }
+
 
 @dataclass
 class LoopStats:
     """What a run of the loop achieved (times in seconds unless the name says otherwise)."""
 
     rate_hz: float
+    policy_every: int = 1
     steps: int = 0
+    policy_steps: int = 0
+    gc_runs: int = 0
+    gc_max_us: float = 0.0
     duration_s: float = 0.0
     overruns: int = 0
     compute_us: dict[str, float] = field(default_factory=dict)
@@ -45,17 +89,6 @@ class LoopStats:
     def achieved_hz(self) -> float:
         """Ticks per second of wall time."""
         return self.steps / self.duration_s if self.duration_s > 0 else 0.0
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    arr = np.asarray(values) * 1e6
-    return {
-        "p50": float(np.percentile(arr, 50)),
-        "p99": float(np.percentile(arr, 99)),
-        "max": float(arr.max()),
-    }
 
 
 @contextlib.contextmanager
@@ -93,7 +126,9 @@ class ControlLoop:
         policy: ``obs -> raw action`` (e.g. ``PolicyRunner.act``).
         safety: The safety filter (its records and latches persist across runs).
         hardware: A :class:`~robot_rl.deploy.hardware.HardwareInterface`.
-        rate_hz: Loop rate in Hz (> 0).
+        rate_hz: Command rate in Hz (> 0): ``policy_every`` times the policy rate.
+        policy_every: Command ticks per policy step (an int >= 1).
+        gc_every: Ticks between garbage collections in idle time (0: never).
         clock: Monotonic clock in seconds; ``sleep``: sleeps seconds (both injectable for tests).
         realtime: ``SCHED_FIFO`` priority (1..99) while running, or ``None`` (normal scheduling).
     """
@@ -107,9 +142,17 @@ class ControlLoop:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         realtime: int | None = None,
+        policy_every: int = 1,
+        gc_every: int = 100,
     ) -> None:
         if not (isinstance(rate_hz, int | float) and math.isfinite(rate_hz) and rate_hz > 0):
             raise ValueError(f"rate_hz={rate_hz!r} is not accepted; expected a finite number > 0")
+        if not (isinstance(policy_every, int) and policy_every >= 1):
+            raise ValueError(f"policy_every={policy_every!r} is not accepted; expected an int >= 1")
+        self.policy_every = policy_every
+        self.gc_every = int(gc_every)
+        self._held: Any = None
+        self._tick_count = 0
         self.policy, self.safety, self.hardware = policy, safety, hardware
         self.rate_hz = float(rate_hz)
         self.period = 1.0 / self.rate_hz
@@ -123,17 +166,23 @@ class ControlLoop:
         self._stop.set()
 
     def tick(self, now: float) -> Flag:
-        """One read -> screen -> policy -> filter -> write cycle; returns the step's flags."""
+        """One read -> screen -> (policy) -> filter -> write cycle; returns the tick's flags."""
         obs, obs_time = self.hardware.read_observation()
         flags = self.safety.screen(obs, obs_time, now)
-        raw = None
-        if not flags:
-            try:
-                raw = self.policy(obs)
-            except Exception as exc:  # a policy failure must end in a safe action, not a crash
-                self.last_error = exc
-                flags |= Flag.POLICY_ERROR
-        self.hardware.write_action(self.safety.apply(raw, flags, now))
+        policy_tick = self._tick_count % self.policy_every == 0
+        self._tick_count += 1
+        if policy_tick:
+            raw = None
+            if not flags:
+                try:
+                    raw = self.policy(obs)
+                except Exception as exc:  # a policy failure must end in a safe action, not a crash
+                    self.last_error = exc
+                    flags |= Flag.POLICY_ERROR
+            self._held = raw
+        else:
+            raw = None if flags else self._held
+        self.hardware.write_action(self.safety.apply(raw, flags, now, policy_step=policy_tick))
         return flags
 
     def run(self, duration_s: float | None = None, max_steps: int | None = None) -> LoopStats:
@@ -150,9 +199,10 @@ class ControlLoop:
         gc_was_enabled = gc.isenabled()
         gc.collect()
         gc.disable()  # no collector pauses inside ticks; re-enabled on exit
-        stats = LoopStats(self.rate_hz)
-        compute: list[float] = []
-        lateness: list[float] = []
+        stats = LoopStats(self.rate_hz, self.policy_every)
+        compute, lateness = Ring(), Ring()
+        self._tick_count, self._held = 0, None
+        gc.freeze()  # objects alive now are never scanned again: idle-time collections stay short
         start = self.clock()
         try:
             with realtime_priority(self.realtime):
@@ -161,17 +211,19 @@ class ControlLoop:
             stats.stop_reason = "interrupted"
         finally:
             stats.duration_s = self.clock() - start
+            gc.unfreeze()
             if gc_was_enabled:
                 gc.enable()
             self._shutdown()
-        stats.compute_us = _percentiles(compute)
-        stats.start_lateness_us = _percentiles(lateness)
+        stats.policy_steps = math.ceil(stats.steps / self.policy_every)
+        stats.compute_us = compute.percentiles()
+        stats.start_lateness_us = lateness.percentiles()
         stats.faults = dict(self.safety.fault_counts)
         stats.latched = Flag.names(self.safety.latched)
         return stats
 
     def _ticks(self, stats: LoopStats, start: float, duration_s: float | None, max_steps: int | None,
-               compute: list[float], lateness: list[float]) -> str:  # fmt: skip
+               compute: Ring, lateness: Ring) -> str:  # fmt: skip
         """The scheduling loop; tick ``slot`` is due at ``start + slot * period``. Returns why it ended."""
         slot = 0
         while not self._stop.is_set():
@@ -179,19 +231,29 @@ class ControlLoop:
             if duration_s is not None and scheduled - start >= duration_s - 1e-9:
                 return "duration"
             t0 = self.clock()
-            lateness.append(t0 - scheduled)
+            lateness.add(t0 - scheduled)
             self.tick(t0)
             stats.steps += 1
             now = self.clock()
-            compute.append(now - t0)
+            compute.add(now - t0)
             slot += 1
             if now > start + slot * self.period:  # overrun: skip to the next slot on the grid
                 stats.overruns += 1
                 slot = math.ceil((now - start) / self.period)
             if max_steps is not None and stats.steps >= max_steps:
                 return "max_steps"
+            self._idle_gc(stats, start + slot * self.period)
             self.sleep(max(start + slot * self.period - self.clock(), 0.0))
         return "stop requested"
+
+    def _idle_gc(self, stats: LoopStats, deadline: float) -> None:
+        """Collect garbage every ``gc_every`` ticks, only when half a period of idle time is left."""
+        if not self.gc_every or stats.steps % self.gc_every or deadline - self.clock() < 0.5 * self.period:
+            return
+        t0 = self.clock()
+        gc.collect()
+        stats.gc_runs += 1
+        stats.gc_max_us = max(stats.gc_max_us, (self.clock() - t0) * 1e6)
 
     def _shutdown(self) -> None:
         """Safe action, then the hardware's safe stop (both always attempted)."""

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-SCHEMA = 1
+#: Schema 2 (the deploy contract): ``env.policy_hz``, ``action.safe_action``,
+#: ``action.semantics``, ``safety`` (resolved limits), relative file paths only.
+SCHEMA = 2
 MANIFEST = "manifest.json"
+#: Files of a bundle that the manifest's hash list does not cover (the signature signs the manifest).
+UNHASHED = frozenset({MANIFEST, "manifest.sig"})
+SECTIONS = ("env", "observation", "action", "safety", "files", "formats")
 
 
 def sha256_file(path: Path) -> str:
@@ -32,8 +38,12 @@ def sha256_file(path: Path) -> str:
 
 
 def bundle_files(bundle: Path) -> list[Path]:
-    """Every file of the bundle except the manifest itself, sorted (relative to ``bundle``)."""
-    return sorted(p.relative_to(bundle) for p in bundle.rglob("*") if p.is_file() and p.name != MANIFEST)
+    """Every file of the bundle except the manifest and its signature, sorted (relative to ``bundle``)."""
+    return sorted(
+        p.relative_to(bundle)
+        for p in bundle.rglob("*")
+        if p.is_file() and p.relative_to(bundle).as_posix() not in UNHASHED
+    )
 
 
 def hash_bundle(bundle: Path) -> dict[str, str]:
@@ -43,10 +53,25 @@ def hash_bundle(bundle: Path) -> dict[str, str]:
 
 def write_manifest(bundle: Path, manifest: dict[str, Any]) -> Path:
     """Add the file hashes and write ``manifest.json`` (call after every other file is written)."""
-    manifest = {**manifest, "files": hash_bundle(bundle)}
+    manifest = {**finite_json(manifest), "files": hash_bundle(bundle)}
     path = bundle / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     return path
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every NaN/Inf float replaced by ``None`` (the manifest is strict JSON).
+
+    A run with no successful evaluation episode has a NaN mean time-to-goal, for example; it is
+    written as ``null`` ("not measured") instead of making the export fail.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def read_manifest(bundle: Path) -> dict[str, Any]:
@@ -59,28 +84,74 @@ def read_manifest(bundle: Path) -> dict[str, Any]:
     path = Path(bundle) / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: {bundle} is not an exported bundle (run robot-rl export)")
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(), parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: expected a JSON object")
     if manifest.get("schema") != SCHEMA:
-        raise ValueError(
-            f"{path}: schema {manifest.get('schema')!r} is not supported; this runtime reads {SCHEMA}"
+        hint = (
+            " (exported by an older robot_rl: re-export it with robot-rl export)"
+            if manifest.get("schema") == 1
+            else ""
         )
-    missing = [k for k in ("env", "observation", "action", "files", "formats") if k not in manifest]
+        raise ValueError(
+            f"{path}: schema {manifest.get('schema')!r} is not supported; this runtime reads {SCHEMA}{hint}"
+        )
+    missing = [k for k in SECTIONS if k not in manifest]
     if missing:
         raise ValueError(f"{path}: missing sections {missing}")
     return manifest
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not strict JSON")
+
+
+def path_problems(bundle: Path, rel: str) -> list[str]:
+    """Why ``rel`` is not an acceptable bundle file path (empty = acceptable).
+
+    Accepted: a relative POSIX path inside the bundle, no ``..``, no backslash, no symlink on the
+    way (a symlink could point anywhere on the robot's disk).
+    """
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\x00" in rel:
+        return [f"{rel!r}: not a relative POSIX path"]
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or rel.startswith("~"):
+        return [f"{rel}: absolute path; bundle paths must be relative to the bundle directory"]
+    if ".." in pure.parts or "." in pure.parts:
+        return [f"{rel}: contains '..' or '.'; bundle paths must stay inside the bundle directory"]
+    current = Path(bundle)
+    for part in pure.parts:
+        current = current / part
+        if current.is_symlink():
+            return [
+                f"{rel}: {current.relative_to(bundle).as_posix()} is a symlink; bundles hold plain files only"
+            ]
+    return []
+
+
 def check_hashes(bundle: Path, manifest: dict[str, Any]) -> list[str]:
     """Problems found comparing the bundle's files with the manifest's SHA-256 (empty = all good)."""
-    problems = []
-    listed: dict[str, str] = manifest["files"]
+    problems: list[str] = []
+    listed = manifest["files"]
+    if not isinstance(listed, dict):
+        return ["manifest 'files' is not a mapping of relative path -> sha256"]
+    bundle = Path(bundle)
+    links = [p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_symlink()]
+    problems += [f"{rel}: is a symlink; bundles hold plain files only" for rel in links]
     for rel, expected in listed.items():
-        path = Path(bundle) / rel
-        if not path.exists():
+        bad = path_problems(bundle, rel)
+        if bad:
+            problems += bad
+            continue
+        path = bundle / rel
+        if not path.is_file():
             problems.append(f"{rel}: listed in the manifest but missing")
         elif sha256_file(path) != expected:
             problems.append(f"{rel}: SHA-256 differs from the manifest (file modified or corrupted)")
-    extra = [p.as_posix() for p in bundle_files(Path(bundle)) if p.as_posix() not in listed]
+    extra = [p.as_posix() for p in bundle_files(bundle) if p.as_posix() not in listed]
     problems += [f"{rel}: not listed in the manifest" for rel in extra]
     return problems
 

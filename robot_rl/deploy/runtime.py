@@ -2,7 +2,10 @@
 
 :class:`PolicyRunner` opens an exported bundle, and before loading anything:
 
-* checks every file's SHA-256 against ``manifest.json`` (a modified or partial copy is refused);
+* checks every file's SHA-256 against ``manifest.json`` (a modified or partial copy is refused)
+  and that every listed path is relative, inside the bundle, and no symlink;
+* with ``trusted_keys``, checks the Ed25519 signature ``manifest.sig`` (an unsigned bundle, a
+  signature by an untrusted key or a manifest modified after signing is refused);
 * scans ``policy.onnx`` and refuses external-data tensors and custom operator domains;
 * creates an ONNX Runtime session with one intra-op and one inter-op thread (predictable
   latency on a robot computer that also runs drivers), sequential execution, CPU provider.
@@ -15,6 +18,7 @@ index for discrete actions). Normalization and action scaling live inside the gr
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +26,9 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from robot_rl.deploy.manifest import check_hashes, read_manifest
+from robot_rl.deploy.manifest import check_hashes, path_problems, read_manifest
 from robot_rl.deploy.onnx_scan import RANDOM_OPS, scan_onnx
+from robot_rl.deploy.signing import check_signature
 
 
 class BundleError(ValueError):
@@ -71,17 +76,29 @@ class PolicyRunner:
         bundle: Bundle directory (``manifest.json`` + ``policy.onnx``).
         verify_hashes: Check every file's SHA-256 (leave on; off only for benchmarks of a
             bundle just verified).
+        trusted_keys: Ed25519 public keys (PEM paths or loaded keys); when given, the bundle
+            must be signed by one of them (``robot-rl export --sign``).
 
     Raises:
         FileNotFoundError: no manifest or no ``policy.onnx``.
         BundleError: hash mismatch, external data, custom domains or inconsistent manifest.
     """
 
-    def __init__(self, bundle: str | os.PathLike[str], verify_hashes: bool = True) -> None:
+    def __init__(
+        self,
+        bundle: str | os.PathLike[str],
+        verify_hashes: bool = True,
+        trusted_keys: Sequence[Any] | None = None,
+    ) -> None:
         self.bundle = Path(bundle)
         self.manifest = read_manifest(self.bundle)
-        problems = check_hashes(self.bundle, self.manifest) if verify_hashes else []
-        onnx_path = self.bundle / self.manifest.get("onnx", {}).get("file", "policy.onnx")
+        problems = check_signature(self.bundle, trusted_keys) if trusted_keys is not None else []
+        problems += check_hashes(self.bundle, self.manifest) if verify_hashes else []
+        onnx_rel = str(self.manifest.get("onnx", {}).get("file", "policy.onnx"))
+        bad_path = path_problems(self.bundle, onnx_rel)
+        if bad_path:
+            raise BundleError(f"refusing bundle {self.bundle}:\n  " + "\n  ".join(problems + bad_path))
+        onnx_path = self.bundle / onnx_rel
         if not onnx_path.exists():
             raise FileNotFoundError(f"{onnx_path} not found: the bundle was exported without the onnx format")
         data = onnx_path.read_bytes()
@@ -119,10 +136,14 @@ class PolicyRunner:
         return sum(s for _, s in self.input_specs)
 
     @property
-    def control_period_s(self) -> float | None:
-        """Control period the policy was trained at (seconds), if the env defines one."""
-        period = self.manifest["env"].get("control_period_s")
-        return None if period is None else float(period)
+    def control_period_s(self) -> float:
+        """Control period the policy was trained at (seconds)."""
+        return float(self.manifest["env"]["control_period_s"])
+
+    @property
+    def policy_hz(self) -> float:
+        """The rate the policy was trained at and must run at (Hz)."""
+        return 1.0 / self.control_period_s
 
     def split(self, flat: NDArray[Any]) -> dict[str, NDArray[np.float32]]:
         """Flat observation (manifest order) -> ``{input name: (size,) array}``."""

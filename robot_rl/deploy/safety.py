@@ -1,29 +1,34 @@
 """SafetyFilter: the last gate between a policy and the actuators (numpy only).
 
-Per control step the loop calls :meth:`SafetyFilter.screen` on the observation (before running
-the policy) and :meth:`SafetyFilter.apply` on the policy's raw action. Rules, in priority order:
+The loop calls :meth:`SafetyFilter.screen` on each command tick's observation and
+:meth:`SafetyFilter.apply` on the action to send (the policy's new action on a policy tick, the
+held one in between). Rules, in priority order:
 
-1. e-stop latched (:meth:`estop`) or watchdog stop latched -> safe action, until :meth:`reset`;
+1. e-stop latched (:meth:`estop`, safe from any thread) or watchdog stop latched -> safe action,
+   until :meth:`reset`;
 2. stale observation (``now - obs_time > watchdog_timeout_s``) -> safe action, and the
    watchdog stop latches (a robot that lost its sensors must not resume by itself);
 3. NaN/Inf in the observation, or in the action, or a policy exception -> safe action and a
-   fault flag; ``max_consecutive_faults`` such steps in a row latch the stop;
+   fault flag; ``max_consecutive_faults`` such *policy steps* in a row latch the stop;
 4. otherwise the action is clipped to ``[action_low, action_high]`` and each entry's change
-   from the previous output is limited to ``max_delta_per_step`` (slew rate, action units per
-   control step).
+   from the previous output is limited to ``max_rate_per_s * tick_s`` (slew limit stated per
+   second, applied per command tick of ``tick_s`` seconds).
 
-The safe action is an explicit vector; ``None`` entries mean "hold the last output value" (e.g.
-keep the gripper closed on an object). It is applied immediately, without slew limiting: a stop
-command must not be delayed. For discrete actions the safe action is an index.
+The safe action is the env's own (carried by the bundle); ``nan`` entries mean "hold the last
+output value" (e.g. keep the gripper closed on an object). It is applied immediately, without
+slew limiting: a stop command must not be delayed. For discrete actions the safe action is an
+index (navigation: the stop primitive).
 
-Every step appends a :class:`StepRecord` (raw action, safe action, flags) to :attr:`records`.
+Every step appends a :class:`StepRecord` (raw action, safe action, flags) to :attr:`records`, a
+ring buffer of the most recent ``record_limit`` steps.
 """
 
 from __future__ import annotations
 
 import enum
+import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,9 +81,11 @@ class SafetyConfig:
         action_high: Upper bound per action entry, float ``(n,)``.
         safe_action: Safe action per entry (``nan`` = hold last output); for discrete actions a
             one-element array holding the index.
-        max_delta_per_step: Slew limit per entry per control step (``inf`` = none), ``(n,)``.
+        max_rate_per_s: Slew limit per entry in action units per second (``inf`` = none), ``(n,)``.
         watchdog_timeout_s: Maximum observation age in seconds before the watchdog stop.
-        max_consecutive_faults: Fault steps in a row (NaN obs/action, policy error) that latch a stop.
+        tick_s: Command period in seconds (the slew limit per tick is ``max_rate_per_s * tick_s``).
+        max_consecutive_faults: Policy steps in a row with a fault (NaN obs/action, policy error)
+            that latch a stop.
         discrete: Whether actions are discrete indices.
         n_actions: Number of discrete actions (discrete only).
         record_limit: Most recent step records kept.
@@ -87,8 +94,9 @@ class SafetyConfig:
     action_low: NDArray[np.float64]
     action_high: NDArray[np.float64]
     safe_action: NDArray[np.float64]
-    max_delta_per_step: NDArray[np.float64]
+    max_rate_per_s: NDArray[np.float64]
     watchdog_timeout_s: float
+    tick_s: float
     max_consecutive_faults: int = 5
     discrete: bool = False
     n_actions: int = 0
@@ -96,79 +104,64 @@ class SafetyConfig:
 
     def __post_init__(self) -> None:
         n = len(self.action_low)
-        for name in ("action_high", "safe_action", "max_delta_per_step"):
+        for name in ("action_high", "safe_action", "max_rate_per_s"):
             if len(getattr(self, name)) != n:
                 raise ValueError(
                     f"safety {name} needs {n} entries (one per action entry), got {len(getattr(self, name))}"
                 )
         if not np.all(self.action_low <= self.action_high):
             raise ValueError(f"safety action_low {self.action_low} must be <= action_high {self.action_high}")
-        if np.any(self.max_delta_per_step <= 0):
-            raise ValueError(f"safety max_delta_per_step must be > 0, got {self.max_delta_per_step}")
-        if not self.watchdog_timeout_s > 0:
-            raise ValueError(f"safety watchdog_timeout_s must be > 0 seconds, got {self.watchdog_timeout_s}")
+        if np.any(self.max_rate_per_s <= 0):
+            raise ValueError(f"safety max_rate_per_s must be > 0 (units/s), got {self.max_rate_per_s}")
+        if not self.watchdog_timeout_s > 0 or not self.tick_s > 0:
+            raise ValueError(
+                f"safety watchdog_timeout_s ({self.watchdog_timeout_s}) and tick_s ({self.tick_s}) "
+                "must be > 0 s"
+            )
+        if self.max_consecutive_faults < 1:
+            raise ValueError(f"max_consecutive_faults must be >= 1, got {self.max_consecutive_faults}")
         if self.discrete and not 0 <= self.safe_action[0] < self.n_actions:
             index = self.safe_action[0]
             raise ValueError(f"safe_action index {index:g} must be in [0, {self.n_actions - 1}]")
-        finite = self.safe_action[np.isfinite(self.safe_action)]
-        lo, hi = (
-            self.action_low[np.isfinite(self.safe_action)],
-            self.action_high[np.isfinite(self.safe_action)],
-        )
+        held = ~np.isfinite(self.safe_action)
+        finite, lo, hi = self.safe_action[~held], self.action_low[~held], self.action_high[~held]
         if np.any(finite < lo) or np.any(finite > hi):
             raise ValueError(
                 f"safe_action {self.safe_action} lies outside [{self.action_low}, {self.action_high}]"
             )
 
+    @property
+    def max_delta(self) -> NDArray[np.float64]:
+        """Largest change per command tick, per entry (action units)."""
+        return self.max_rate_per_s * self.tick_s
+
     @classmethod
     def from_manifest(
-        cls, manifest: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+        cls, manifest: Mapping[str, Any], settings: Mapping[str, Any] | None = None
     ) -> SafetyConfig:
-        """Bounds from the manifest's action section, tightened/extended by a deploy YAML ``safety`` map.
+        """The filter for a bundle: its safe action and its ``safety`` limits (or tightened ``settings``).
 
-        Accepted override keys: ``action_low``, ``action_high``, ``safe_action`` (list, ``null``
-        entries hold), ``max_delta_per_step`` (number or list), ``watchdog_timeout_s``,
-        ``max_consecutive_faults``, ``record_limit``.
+        Args:
+            manifest: The bundle's manifest (schema 2: ``action.safe_action`` and ``safety``).
+            settings: Effective limits from :func:`robot_rl.deploy.deploy_config.effective_settings`
+                (default: the manifest's own ``safety``).
         """
-        o = dict(overrides or {})
-        known = {"action_low", "action_high", "safe_action", "max_delta_per_step", "watchdog_timeout_s",
-                 "max_consecutive_faults", "record_limit"}  # fmt: skip
-        unknown = sorted(set(o) - known)
-        if unknown:
-            raise ValueError(f"unknown safety keys {unknown}; accepted: {sorted(known)}")
+        s = dict(settings or manifest["safety"])
         action = manifest["action"]
-        period = manifest["env"].get("control_period_s") or 0.05
-        timeout = float(o.get("watchdog_timeout_s", 3 * period))
         common: dict[str, Any] = {
-            "watchdog_timeout_s": timeout,
-            "max_consecutive_faults": int(o.get("max_consecutive_faults", 5)),
-            "record_limit": int(o.get("record_limit", 100_000)),
+            "watchdog_timeout_s": float(s["watchdog_timeout_s"]),
+            "tick_s": 1.0 / float(s["command_hz"]),
+            "max_consecutive_faults": int(s["max_consecutive_faults"]),
         }
         if action["type"] == "discrete":
-            safe = np.array([float(o.get("safe_action", 0))])
+            safe = np.array([float(action["safe_action"])])
             return cls(np.zeros(1), np.full(1, action["n"] - 1.0), safe, np.full(1, np.inf), discrete=True,
                        n_actions=int(action["n"]), **common)  # fmt: skip
-        n = int(action["size"])
-        low = np.maximum(
-            _vector(action["low"], n, "manifest low"), _vector(o.get("action_low", -np.inf), n, "action_low")
-        )
-        high = np.minimum(
-            _vector(action["high"], n, "manifest high"),
-            _vector(o.get("action_high", np.inf), n, "action_high"),
-        )
-        default_safe = np.clip(np.zeros(n), low, high)
-        safe = _vector(o["safe_action"], n, "safe_action") if "safe_action" in o else default_safe
-        slew = _vector(o.get("max_delta_per_step", np.inf), n, "max_delta_per_step")
-        return cls(low, high, safe, slew, **common)
-
-
-def _vector(value: Any, n: int, name: str) -> NDArray[np.float64]:
-    """Scalar or length-``n`` list (``None`` -> nan) as a float64 vector."""
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) != n:
-            raise ValueError(f"{name} needs {n} entries (one per action entry), got {len(value)}")
-        return np.array([np.nan if v is None else float(v) for v in value])
-    return np.full(n, float(value))
+        low = np.array(s["action_low"], np.float64)
+        high = np.array(s["action_high"], np.float64)
+        safe = np.array([np.nan if v is None else float(v) for v in action["safe_action"]])
+        rate = np.array([np.inf if r is None else float(r) for r in s["max_rate_per_s"]])
+        return cls(low, high, safe, rate, **common)
 
 
 class SafetyFilter:
@@ -177,7 +170,9 @@ class SafetyFilter:
     def __init__(self, config: SafetyConfig) -> None:
         self.config = config
         self.records: deque[StepRecord] = deque(maxlen=config.record_limit)
-        self.latched = Flag.NONE
+        self._latched = Flag.NONE
+        self._estop = threading.Event()  # set from any thread; read by the loop every tick
+        self._lock = threading.Lock()  # guards _latched against reset() from another thread
         self.fault_counts: dict[str, int] = {}
         self._last = np.where(np.isfinite(config.safe_action), config.safe_action, 0.0)
         self._consecutive = 0
@@ -185,13 +180,28 @@ class SafetyFilter:
 
     # ---------------------------------------------------------------- latches
     def estop(self) -> None:
-        """Latch the emergency stop: safe action every step until :meth:`reset`."""
-        self.latched |= Flag.ESTOP
+        """Latch the emergency stop: safe action from the next tick on, until :meth:`reset`.
+
+        Safe to call from any thread (a signal handler, a button callback, a network thread):
+        it only sets a :class:`threading.Event`, which the loop reads on every tick.
+        """
+        self._estop.set()
 
     def reset(self) -> None:
         """Clear every latch (e-stop, watchdog, fault stop) and the fault streak."""
-        self.latched = Flag.NONE
-        self._consecutive = 0
+        with self._lock:
+            self._estop.clear()
+            self._latched = Flag.NONE
+            self._consecutive = 0
+
+    @property
+    def latched(self) -> Flag:
+        """The latched stops (e-stop, watchdog, fault stop)."""
+        return self._latched | (Flag.ESTOP if self._estop.is_set() else Flag.NONE)
+
+    def _latch(self, flag: Flag) -> None:
+        with self._lock:
+            self._latched |= flag
 
     @property
     def stopped(self) -> bool:
@@ -204,7 +214,7 @@ class SafetyFilter:
         flags = Flag(self.latched)
         if now_s - obs_time_s > self.config.watchdog_timeout_s:
             flags |= Flag.STALE_OBS
-            self.latched |= Flag.WATCHDOG_STOP
+            self._latch(Flag.WATCHDOG_STOP)
         values = obs.values() if isinstance(obs, Mapping) else [obs]
         if not all(np.all(np.isfinite(np.asarray(v, np.float64))) for v in values):
             flags |= Flag.NONFINITE_OBS
@@ -217,13 +227,17 @@ class SafetyFilter:
         safe = self.config.safe_action
         return np.where(np.isfinite(safe), safe, self._last).astype(np.float32)
 
-    def apply(self, raw_action: Any, flags: Flag = Flag.NONE, now_s: float = 0.0) -> Any:
-        """The action to send: ``raw_action`` made safe, given the ``screen`` flags of this step.
+    def apply(
+        self, raw_action: Any, flags: Flag = Flag.NONE, now_s: float = 0.0, policy_step: bool = True
+    ) -> Any:
+        """The action to send: ``raw_action`` made safe, given the ``screen`` flags of this tick.
 
         Args:
             raw_action: Policy output, or ``None`` if the policy was skipped or raised.
             flags: Flags from :meth:`screen` (plus ``POLICY_ERROR`` if the policy raised).
-            now_s: Time of the step (seconds, for the record).
+            now_s: Time of the tick (seconds, for the record).
+            policy_step: Whether the policy ran this tick (only those count towards
+                ``max_consecutive_faults``; in between, the held action is filtered again).
         """
         flags = Flag(flags) | self.latched
         if raw_action is not None and not self.config.discrete:
@@ -232,7 +246,7 @@ class SafetyFilter:
                 flags |= Flag.NONFINITE_ACTION
         elif raw_action is not None and not 0 <= int(raw_action) < self.config.n_actions:
             flags |= Flag.NONFINITE_ACTION
-        flags = self._update_fault_streak(flags)
+        flags = self._update_fault_streak(flags) if policy_step else flags | self.latched
         if raw_action is None or flags & (STOPPING | LATCHED):
             out = self.safe_action()
         elif self.config.discrete:
@@ -248,7 +262,7 @@ class SafetyFilter:
         if flags & (Flag.NONFINITE_OBS | Flag.NONFINITE_ACTION | Flag.POLICY_ERROR):
             self._consecutive += 1
             if self._consecutive >= self.config.max_consecutive_faults:
-                self.latched |= Flag.FAULT_STOP
+                self._latch(Flag.FAULT_STOP)
                 flags |= Flag.FAULT_STOP
         else:
             self._consecutive = 0
@@ -258,7 +272,7 @@ class SafetyFilter:
         clipped = np.clip(raw, self.config.action_low, self.config.action_high)
         if np.any(clipped != raw):
             flags |= Flag.CLIPPED
-        delta = self.config.max_delta_per_step
+        delta = self.config.max_delta
         limited = np.clip(clipped, self._last - delta, self._last + delta)
         if np.any(limited != clipped):
             flags |= Flag.SLEW_LIMITED

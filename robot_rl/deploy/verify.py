@@ -8,15 +8,23 @@ Checks (each one a line in the report; any failure makes ``report.ok`` false):
 3. parity on ``golden.npz`` against SB3's own ``predict(deterministic=True)``: ONNX Runtime and
    TorchScript within 1e-5 absolute, the C code compiled with ``cc -std=c99 -O2 -Wall -Werror``
    within 2e-5 (discrete actions: identical indices);
-4. closed loop: the ONNX policy through :class:`PolicyRunner` and the SB3 policy on the same
-   ``episodes`` seeds of the simulated env; success rates (and returns) reported side by side;
+4. closed loop: the bundle's ONNX policy through :class:`PolicyRunner` re-runs, in the simulated
+   env, the seeded episodes recorded with SB3 at export time in ``closed_loop.json`` (a file of
+   the bundle, covered by the manifest's SHA-256); the success counts must agree within
+   ``success_tolerance`` episodes (envs without ``is_success``: mean returns within 1% + 1e-3).
+   A bundle exported without a reference fails this check;
 5. latency p50/p99/max over 10,000 single-observation calls, ONNX Runtime and C, against the
    control period.
+
+Verification is self-contained: only the bundle's files are read (plus the simulator for the
+closed loop); nothing is unpickled and no SB3 model is loaded, so a copied bundle verifies on a
+machine without the training run.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +33,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from robot_rl.deploy import c_build
+from robot_rl.deploy.closed_loop import (
+    CLOSED_LOOP_SEED,
+    REFERENCE_FILE,
+    compare_with_reference,
+    load_reference,
+)
 from robot_rl.deploy.golden import load_golden
 from robot_rl.deploy.manifest import check_hashes, read_manifest
 from robot_rl.deploy.runtime import PolicyRunner, check_onnx_bytes
@@ -33,7 +47,8 @@ ONNX_TOL = 1e-5
 TORCHSCRIPT_TOL = 1e-5
 C_TOL = 2e-5
 LATENCY_CALLS = 10_000
-CLOSED_LOOP_SEED = 20_000
+CLOSED_LOOP_CHECK = "closed loop ONNX vs SB3 reference"
+__all__ = ["CLOSED_LOOP_SEED", "Check", "VerifyReport", "verify_bundle"]
 
 
 @dataclass
@@ -72,22 +87,30 @@ class VerifyReport:
 
 
 def verify_bundle(
-    bundle_dir: str | Path, episodes: int = 10, latency_calls: int = LATENCY_CALLS, success_tolerance: int = 1
+    bundle_dir: str | Path,
+    episodes: int | None = None,
+    latency_calls: int = LATENCY_CALLS,
+    success_tolerance: int = 1,
+    trusted_keys: Sequence[Any] | None = None,
 ) -> VerifyReport:
     """Run every check of the module docstring on ``bundle_dir``.
 
     Args:
         bundle_dir: Exported bundle directory.
-        episodes: Closed-loop episodes for each of SB3 and ONNX (0 skips the closed loop).
+        episodes: Closed-loop episodes re-run with ONNX: None = all those recorded in
+            ``closed_loop.json``, fewer compares the first ones, more than recorded is a FAIL
+            line; 0 skips the closed loop.
         latency_calls: Calls timed per latency figure.
-        success_tolerance: Episodes by which the ONNX success count may differ from SB3's
-            (trajectories of a contact-rich sim may diverge after 1e-6 action differences).
+        success_tolerance: Episodes by which the ONNX success count may differ from the SB3
+            reference's (trajectories of a contact-rich sim may diverge after 1e-6 action
+            differences).
+        trusted_keys: Ed25519 public keys; when given, the bundle must be signed by one of them.
 
     Raises:
         FileNotFoundError: no manifest in ``bundle_dir``.
     """
-    if episodes < 0:
-        raise ValueError(f"episodes={episodes} is not accepted; expected an int >= 0")
+    if episodes is not None and episodes < 0:
+        raise ValueError(f"episodes={episodes} is not accepted; expected None or an int >= 0")
     bundle = Path(bundle_dir)
     report = VerifyReport(bundle)
     manifest = read_manifest(bundle)
@@ -95,6 +118,8 @@ def verify_bundle(
     report.add(
         "manifest sha256", not problems, "; ".join(problems) or f"{len(manifest['files'])} files match"
     )
+    _check_signature(report, bundle, trusted_keys)
+    _check_contract(report, manifest)
     pickles = [p.name for p in bundle.rglob("*") if p.suffix in (".pkl", ".pickle", ".zip")]
     report.add("no pickle", not pickles, f"found {pickles}" if pickles else "bundle holds no pickle/zip")
     golden = load_golden(bundle / "golden.npz")
@@ -102,13 +127,41 @@ def verify_bundle(
         _check_onnx(report, bundle, manifest)
         runner = _parity_onnx(report, bundle, golden)
         if runner is not None:
-            _closed_loop(report, runner, manifest, episodes, success_tolerance)
+            _closed_loop(report, runner, bundle, manifest, episodes, success_tolerance)
             _latency_onnx(report, runner, golden, latency_calls)
     if "torchscript" in manifest["formats"]:
         _parity_torchscript(report, bundle, manifest, golden)
     if "c" in manifest["formats"]:
         _check_c(report, bundle, manifest, golden, latency_calls)
     return report
+
+
+def _check_signature(report: VerifyReport, bundle: Path, trusted_keys: Sequence[Any] | None) -> None:
+    from robot_rl.deploy.signing import SIGNATURE, check_signature
+
+    if trusted_keys is not None:
+        problems = check_signature(bundle, trusted_keys)
+        report.add("signature", not problems, "; ".join(problems) or "Ed25519 signature by a trusted key")
+    elif (bundle / SIGNATURE).exists():
+        report.add("signature", True, "manifest.sig present; not checked (pass --trust KEY.pub to check it)")
+
+
+def _check_contract(report: VerifyReport, manifest: dict[str, Any]) -> None:
+    """The deploy contract: a policy rate, the env's safe action, consistent limits."""
+    from robot_rl.deploy.deploy_config import check_settings
+
+    try:
+        period = float(manifest["env"]["control_period_s"])
+        check_settings(manifest["safety"], manifest["action"], period)
+        safety = manifest["safety"]
+        detail = (
+            f"policy {1 / period:g} Hz, commands {safety['command_hz']:g} Hz, safe action "
+            f"{manifest['action']['safe_action']}, watchdog {safety['watchdog_timeout_s']:g} s "
+            f"(limits from {safety.get('source') or 'the action space'})"
+        )
+        report.add("deploy contract", True, detail)
+    except (KeyError, TypeError, ValueError) as exc:
+        report.add("deploy contract", False, f"{type(exc).__name__}: {exc}")
 
 
 def _input_names(manifest: dict[str, Any]) -> list[str]:
@@ -245,25 +298,35 @@ def _latency_onnx(
 
 
 def _closed_loop(
-    report: VerifyReport, runner: PolicyRunner, manifest: dict[str, Any], episodes: int, tol: int
+    report: VerifyReport,
+    runner: PolicyRunner,
+    bundle: Path,
+    manifest: dict[str, Any],
+    episodes: int | None,
+    tol: int,
 ) -> None:
+    """Re-run the recorded reference episodes with the ONNX policy; one report line."""
     if episodes == 0:
         return
-    from robot_rl.deploy.closed_loop import compare_closed_loop
-
+    path = bundle / REFERENCE_FILE
+    if not path.exists():
+        report.add(
+            CLOSED_LOOP_CHECK,
+            False,
+            f"no {REFERENCE_FILE} in the bundle (exported without a closed-loop reference); "
+            "re-export it with robot-rl export (reference_episodes > 0) to record one",
+        )
+        return
+    if REFERENCE_FILE not in manifest["files"]:
+        report.add(CLOSED_LOOP_CHECK, False, f"{REFERENCE_FILE} is not covered by the manifest's SHA-256")
+        return
     try:
-        result = compare_closed_loop(runner, manifest, episodes, CLOSED_LOOP_SEED)
-    except (FileNotFoundError, ValueError) as exc:
-        report.add("closed loop ONNX vs SB3", False, f"could not run: {exc}")
+        reference = load_reference(path)
+        result = compare_with_reference(
+            runner, manifest["env"]["id"], manifest["env"]["kwargs"], reference, episodes, tol
+        )
+    except ValueError as exc:
+        report.add(CLOSED_LOOP_CHECK, False, f"could not run: {exc}")
         return
     report.figures["closed_loop"] = result
-    sb3, onnx = result["sb3"], result["onnx"]
-    if sb3["success_rate"] is not None:
-        diff = abs(sb3["successes"] - onnx["successes"])
-        ok = diff <= tol
-        detail = f"success SB3 {sb3['success_rate']:.0%} vs ONNX {onnx['success_rate']:.0%}"
-    else:
-        ok = abs(sb3["return_mean"] - onnx["return_mean"]) <= 0.01 * abs(sb3["return_mean"]) + 1e-3
-        detail = "no is_success in info; returns compared (1% tolerance)"
-    detail += f", return {sb3['return_mean']:.3f} vs {onnx['return_mean']:.3f} on {episodes} seeded episodes"
-    report.add("closed loop ONNX vs SB3", ok, detail)
+    report.add(CLOSED_LOOP_CHECK, result["ok"], result["detail"])

@@ -91,7 +91,7 @@ def _export(run: Path, out_dir: Path, episodes: int) -> tuple[Path | None, str]:
     except ImportError as exc:
         return None, f"skipped (deploy package not available: {exc})"
     print(f"[demo] exporting to {out_dir}")
-    bundle = export_policy(run, out_dir)
+    bundle = export_policy(run, out_dir, reference_episodes=max(episodes, 1))
     report = verify_bundle(bundle, episodes=episodes)
     print(report.format())
     return bundle, "verified" if report.ok else "VERIFICATION FAILED"

@@ -80,6 +80,15 @@ def train_run(run_dir: Path, algo: str, env_id: str, normalize: bool, steps: int
     return run_dir
 
 
+#: Safe actions of the third-party envs (robot_rl envs declare their own): zero torque / force.
+SAFE_ACTIONS: dict[str, Any] = {"Pendulum-v1": [0.0], "CartPole-v1": 0, TOY_GOAL_ID: [0.0, 0.0]}
+
+
+def safe_action_for(env_id: str) -> Any:
+    """What ``export_policy(safe_action=...)`` needs for ``env_id`` (None for robot_rl envs)."""
+    return SAFE_ACTIONS.get(env_id)
+
+
 @pytest.fixture(scope="session")
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``make_run(name)`` -> run dir of :data:`RUNS` ``[name]`` (trained once per session)."""
@@ -105,7 +114,9 @@ def make_bundle(
 
     def get(name: str) -> Path:
         if name not in cache:
-            cache[name] = export_policy(make_run(name), tmp_path_factory.mktemp(f"bundle_{name}") / "b")
+            env_id = RUNS[name][1]
+            out = tmp_path_factory.mktemp(f"bundle_{name}") / "b"
+            cache[name] = export_policy(make_run(name), out, safe_action=safe_action_for(env_id))
         return cache[name]
 
     return get

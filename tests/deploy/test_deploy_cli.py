@@ -17,7 +17,21 @@ def test_export_then_verify(
     make_run: Callable[[str], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "bundle"
-    assert main(["export", str(make_run("ppo_plain")), "--out", str(out), "--formats", "onnx,c"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(make_run("ppo_plain")),
+                "--out",
+                str(out),
+                "--formats",
+                "onnx,c",
+                "--safe-action",
+                "[0]",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "exported ppo policy for Pendulum-v1" in text and "policy_c/policy.c" in text
     assert not (out / "policy.pt").exists()
@@ -50,10 +64,11 @@ def test_input_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_deploy_sim_prints_rate_overruns_faults_outcome(
     make_bundle: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["deploy", str(make_bundle("ppo_norm")), "--hardware", "sim", "--duration", "0.5", "--rate", "50"]
+    args = ["deploy", str(make_bundle("ppo_norm")), "--hardware", "sim", "--duration", "0.5"]
     assert main([*args, "--inject", "nan@3:2"]) == 0
     text = capsys.readouterr().out
-    assert "target 50 Hz" in text and "overruns" in text
+    assert "policy 20 Hz, commands 20 Hz, watchdog 0.15 s" in text  # Pendulum's dt = 0.05 s
+    assert "target 20 Hz" in text and "overruns" in text
     assert "'NONFINITE_OBS': 2" in text and "task:" in text
 
 
@@ -67,7 +82,8 @@ def test_bench_deploy_prints_figures(
         "onnxruntime  p50",
         "C            p50",
         "p99/period",
-        "control loop at 100 Hz",
+        "policy 20 Hz, commands 20 Hz",
+        "memory (RSS",
         "the loop ",
     ):
         assert needle in text

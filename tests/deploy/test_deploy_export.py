@@ -16,7 +16,7 @@ from robot_rl.deploy.golden import KIND_NAMES, load_golden
 from robot_rl.deploy.manifest import sha256_file
 from robot_rl.deploy.runtime import PolicyRunner
 from robot_rl.deploy.source import load_source
-from tests.deploy.conftest import RUNS
+from tests.deploy.conftest import RUNS, safe_action_for
 
 ALL = sorted(RUNS)
 
@@ -57,7 +57,7 @@ def test_golden_covers_every_kind_and_loads_without_pickle(make_bundle: Callable
 def test_graph_holds_normalization_and_unscaling(make_run: Callable[[str], Path], tmp_path: Path) -> None:
     """The raw-obs -> env-action path: SAC actions span [-2, 2] and normalization is in the graph."""
     src = load_source(make_run("sac_norm"))
-    bundle = export_policy(src, tmp_path / "b", formats=("onnx",))
+    bundle = export_policy(src, tmp_path / "b", formats=("onnx",), safe_action=safe_action_for(src.env_id))
     runner = PolicyRunner(bundle)
     obs = np.array([0.3, -0.9, 4.0], np.float32)
     normed = src.vecnormalize.normalize_obs(obs[None])
@@ -72,7 +72,7 @@ def test_manifest_contents(make_run: Callable[[str], Path], make_bundle: Callabl
     bundle = make_bundle("her_goal_norm")
     manifest = json.loads((bundle / "manifest.json").read_text())
     src = load_source(make_run("her_goal_norm"))
-    assert manifest["schema"] == 1 and manifest["algo"] == "sac"
+    assert manifest["schema"] == 2 and manifest["algo"] == "sac"
     assert [i["name"] for i in manifest["observation"]["inputs"]] == [
         "achieved_goal",
         "desired_goal",
@@ -84,7 +84,19 @@ def test_manifest_contents(make_run: Callable[[str], Path], make_bundle: Callabl
     assert stats["clip_obs"] == 5.0 and stats["epsilon"] == src.vecnormalize.epsilon
     assert manifest["env"]["control_period_s"] == pytest.approx(0.1)
     assert manifest["action"]["low"] == [-1.0, -1.0]
-    assert set(manifest["files"]) == {"policy.onnx", "policy.pt", "golden.npz", *(
+    assert manifest["env"]["policy_hz"] == pytest.approx(10.0)
+    assert manifest["action"]["safe_action"] == [0.0, 0.0]  # given at export (not a robot_rl env)
+    assert manifest["safety"] == {
+        "watchdog_timeout_s": pytest.approx(0.3),
+        "max_consecutive_faults": 5,
+        "command_hz": pytest.approx(10.0),
+        "source": None,
+        "action_low": [-1.0, -1.0],
+        "action_high": [1.0, 1.0],
+        "max_rate_per_s": [None, None],
+    }
+    assert "source" not in manifest and Path(manifest["provenance"]["model_path"]).is_absolute()
+    assert set(manifest["files"]) == {"policy.onnx", "policy.pt", "golden.npz", "closed_loop.json", *(
         f"policy_c/{n}" for n in ("policy.c", "policy.h", "harness.c", "README.txt"))}  # fmt: skip
     for rel, digest in manifest["files"].items():
         assert sha256_file(bundle / rel) == digest
@@ -100,6 +112,14 @@ def test_robot_rl_layouts_in_manifest(make_bundle: Callable[[str], Path]) -> Non
         assert manifest["observation"]["inputs"][0]["layout"] == env.unwrapped.obs_layout.to_dict()
         assert manifest["action"]["layout"] == env.unwrapped.action_layout.to_dict()
         assert manifest["env"]["control_period_s"] == env.unwrapped.dt
+        assert manifest["env"]["policy_hz"] == pytest.approx(20.0)
+        assert manifest["action"]["safe_action"] == [0.0, 0.0, 0.0, 0.0, None]  # hold the gripper
+        semantics = {row["name"]: row for row in manifest["action"]["semantics"]}
+        assert semantics["ee_displacement"]["kind"] == "displacement"
+        assert semantics["ee_displacement"]["per_unit_per_s"] == pytest.approx(0.4)  # 0.02 m per 50 ms
+        assert semantics["gripper"]["kind"] == "position"
+        assert manifest["safety"]["source"] == "deploy_grasp.yaml"
+        assert manifest["safety"]["max_rate_per_s"] == [10.0, 10.0, 10.0, 10.0, 40.0]
     finally:
         env.close()
 
@@ -128,11 +148,11 @@ def test_bundle_has_no_pickle(make_bundle: Callable[[str], Path]) -> None:
 
 def test_export_rejects_bad_input(make_run: Callable[[str], Path], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="formats"):
-        export_policy(make_run("td3"), tmp_path / "a", formats=("onnx", "tflite"))
+        export_policy(make_run("td3"), tmp_path / "a", formats=("onnx", "tflite"), safe_action=[0.0])
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="not an exported bundle"):
-        export_policy(make_run("td3"), tmp_path / "busy")
+        export_policy(make_run("td3"), tmp_path / "busy", safe_action=[0.0])
     with pytest.raises(FileNotFoundError):
         export_policy(tmp_path / "no_such_run", tmp_path / "b")
     lone = tmp_path / "lone"
@@ -143,9 +163,9 @@ def test_export_rejects_bad_input(make_run: Callable[[str], Path], tmp_path: Pat
 
 
 def test_export_subset_of_formats_and_reexport(make_run: Callable[[str], Path], tmp_path: Path) -> None:
-    out = export_policy(make_run("td3"), tmp_path / "b", formats=("c",))
+    out = export_policy(make_run("td3"), tmp_path / "b", formats=("c",), safe_action=[0.0])
     assert (out / "policy_c" / "policy.c").exists() and not (out / "policy.onnx").exists()
-    out = export_policy(make_run("td3"), tmp_path / "b", formats=("onnx",))  # replaces the old bundle
+    out = export_policy(make_run("td3"), tmp_path / "b", formats=("onnx",), safe_action=[0.0])  # replaces
     assert (out / "policy.onnx").exists() and not (out / "policy_c").exists()
 
 
@@ -169,7 +189,9 @@ def test_other_activations_export_exactly(activation: str, tmp_path: Path) -> No
 
     from robot_rl.deploy.verify import verify_bundle
 
-    bundle = export_policy(_untrained_run(tmp_path, getattr(nn, activation)), tmp_path / "b", golden_rows=600)
+    bundle = export_policy(
+        _untrained_run(tmp_path, getattr(nn, activation)), tmp_path / "b", golden_rows=600, safe_action=[0.0]
+    )
     report = verify_bundle(bundle, episodes=0, latency_calls=100)
     assert report.ok, report.format()
     assert report.figures["c_max_err"] <= 2e-5
@@ -179,4 +201,4 @@ def test_unsupported_layers_are_refused_with_the_accepted_list(tmp_path: Path) -
     import torch.nn as nn
 
     with pytest.raises(ValueError, match=r"layer SiLU is not supported; accepted: .*'ReLU', 'Tanh'"):
-        export_policy(_untrained_run(tmp_path, nn.SiLU), tmp_path / "b")
+        export_policy(_untrained_run(tmp_path, nn.SiLU), tmp_path / "b", safe_action=[0.0])

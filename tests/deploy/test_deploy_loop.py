@@ -16,10 +16,11 @@ from robot_rl.deploy.loop import ControlLoop
 from robot_rl.deploy.runtime import PolicyRunner
 from robot_rl.deploy.safety import Flag, SafetyConfig, SafetyFilter
 
-MANIFEST: dict[str, Any] = {
-    "env": {"id": "fake", "control_period_s": 0.01},
-    "action": {"type": "box", "size": 1, "low": [-1.0], "high": [1.0]},
-}
+
+def make_filter(watchdog_s: float = 1.0, faults: int = 5, tick_s: float = 0.01, n: int = 1) -> SafetyFilter:
+    """A filter for an ``n``-entry action in [-1, 1], safe action 0, no slew limit."""
+    low, high, zero, rate = -np.ones(n), np.ones(n), np.zeros(n), np.full(n, np.inf)
+    return SafetyFilter(SafetyConfig(low, high, zero, rate, watchdog_s, tick_s, faults))
 
 
 class FakeClock:
@@ -68,7 +69,7 @@ def make_loop(
         calls["n"] += 1
         return np.array([0.5], np.float32)
 
-    safety = SafetyFilter(SafetyConfig.from_manifest(MANIFEST, {"watchdog_timeout_s": 1.0}))
+    safety = make_filter()
     return ControlLoop(policy, safety, hw, 100.0, clock=clock, sleep=clock.sleep), hw, clock
 
 
@@ -118,7 +119,7 @@ def test_policy_exception_gives_safe_action_and_flag() -> None:
     def broken(obs: Any) -> Any:
         raise RuntimeError("onnxruntime failed")
 
-    safety = SafetyFilter(SafetyConfig.from_manifest(MANIFEST, {"max_consecutive_faults": 100}))
+    safety = make_filter(faults=100)
     loop = ControlLoop(broken, safety, hw, 100.0, clock=clock, sleep=clock.sleep)
     stats = loop.run(max_steps=3)
     assert stats.faults == {"POLICY_ERROR": 3} and all(np.allclose(w, 0.0) for w in hw.writes)
@@ -139,7 +140,7 @@ def _sim_loop(bundle: Path, faults: SimFaults, seconds: float) -> tuple[Any, Sim
     runner = PolicyRunner(bundle)
     env = gym.make(runner.manifest["env"]["id"])
     hw = SimHardware(env, seed=3, faults=faults)
-    filt = SafetyFilter(SafetyConfig.from_manifest(runner.manifest, {"watchdog_timeout_s": 0.05}))
+    filt = make_filter(watchdog_s=0.05)
     try:
         stats = ControlLoop(runner.act, filt, hw, 100.0).run(duration_s=seconds)
     finally:
@@ -169,34 +170,33 @@ def test_sim_slow_policy_causes_counted_overruns(make_bundle: Callable[[str], Pa
     assert stats.overruns >= 2 and stats.compute_us["max"] >= 30_000
 
 
-def test_deploy_grasp_with_shipped_config(make_bundle: Callable[[str], Path]) -> None:
-    """The whole stack on the PyBullet grasp env with launch/deploy_grasp.yaml limits."""
-    stats, summary, hz = deploy_sim(
-        make_bundle("grasp_ppo_norm"), 1.0, Path("launch/deploy_grasp.yaml"), None
-    )
-    assert hz == 100.0 and 80 <= stats.steps <= 101
+def test_deploy_grasp_runs_at_the_policy_rate_with_the_bundles_limits(
+    make_bundle: Callable[[str], Path],
+) -> None:
+    """The whole stack on the PyBullet grasp env: 20 Hz (the policy's rate), deploy_grasp.yaml's limits."""
+    stats, summary, settings = deploy_sim(make_bundle("grasp_ppo_norm"), 1.0)
+    assert settings["command_hz"] == 20.0 and settings["source"] == "deploy_grasp.yaml"
+    assert 18 <= stats.steps <= 21 and stats.policy_every == 1
     assert summary["steps"] == stats.steps + 1  # + the safe action written on shutdown
     assert set(stats.faults) <= {"CLIPPED", "SLEW_LIMITED"}
 
 
 def test_grasp_limits_reach_the_env(make_bundle: Callable[[str], Path]) -> None:
-    from robot_rl.deploy.deploy_config import load_deploy_config
-
     runner = PolicyRunner(make_bundle("grasp_ppo_norm"))
-    config = load_deploy_config(Path("launch/deploy_grasp.yaml"))
-    filt = SafetyFilter(SafetyConfig.from_manifest(runner.manifest, config.safety))
+    filt = SafetyFilter(SafetyConfig.from_manifest(runner.manifest))
     hw = SimHardware(gym.make("robot_rl/PandaGrasp-v0"), seed=1)
 
     def wild(obs: Any) -> Any:  # a policy gone mad: full-scale alternating commands
         return np.where(len(hw.actions) % 2, 1.0, -1.0) * np.ones(5, np.float32)
 
+    clock = FakeClock()
     try:
-        ControlLoop(wild, filt, hw, 200.0).run(max_steps=20)
+        ControlLoop(wild, filt, hw, 20.0, clock=clock, sleep=clock.sleep).run(max_steps=20)
     finally:
         hw.close()
-    actions = np.array(hw.actions[:-1])
+    actions = np.array(list(hw.actions)[:-1])
     assert np.all(np.abs(actions[:, :3]) <= 0.8 + 1e-6)
-    assert np.all(np.abs(np.diff(actions, axis=0))[:, :4] <= 0.5 + 1e-6)
+    assert np.all(np.abs(np.diff(actions, axis=0))[:, :4] <= 10.0 * 0.05 + 1e-6)  # 10 /s at 20 Hz
     assert filt.fault_counts["SLEW_LIMITED"] >= 19
 
 

@@ -9,18 +9,27 @@ import pytest
 
 from robot_rl.deploy.safety import Flag, SafetyConfig, SafetyFilter
 
-MANIFEST: dict[str, Any] = {
-    "env": {"id": "robot_rl/PandaGrasp-v0", "control_period_s": 0.05},
-    "action": {"type": "box", "size": 3, "low": [-1.0, -1.0, -1.0], "high": [1.0, 1.0, 1.0]},
-}
 DISCRETE: dict[str, Any] = {
     "env": {"id": "x", "control_period_s": 0.1},
-    "action": {"type": "discrete", "n": 7},
+    "action": {"type": "discrete", "n": 7, "safe_action": 6},
+    "safety": {"watchdog_timeout_s": 0.3, "max_consecutive_faults": 3, "command_hz": 10.0},
 }
+TICK_S = 0.05
+
+
+def _vec(value: Any, n: int = 3) -> np.ndarray:
+    if isinstance(value, list):
+        return np.array([np.nan if v is None else float(v) for v in value])
+    return np.full(n, float(value))
 
 
 def make(**overrides: Any) -> SafetyFilter:
-    return SafetyFilter(SafetyConfig.from_manifest(MANIFEST, overrides))
+    """A filter for a 3-entry Box action at 20 Hz commands (slew limits are per second)."""
+    kw: dict[str, Any] = {"action_low": -1.0, "action_high": 1.0, "safe_action": 0.0,
+                          "max_rate_per_s": np.inf, "watchdog_timeout_s": 0.15, "tick_s": TICK_S}  # fmt: skip
+    kw.update(overrides)
+    vectors = {k: _vec(kw.pop(k)) for k in ("action_low", "action_high", "safe_action", "max_rate_per_s")}
+    return SafetyFilter(SafetyConfig(**vectors, **kw))
 
 
 def step(
@@ -44,8 +53,8 @@ def test_clips_to_tightened_bounds() -> None:
     assert np.allclose(out, [0.5, -1.0, 0.2]) and flags & Flag.CLIPPED
 
 
-def test_slew_rate_limits_change_per_step() -> None:
-    f = make(max_delta_per_step=[0.1, 0.5, 2.0])
+def test_slew_limit_per_second_becomes_a_change_per_tick() -> None:
+    f = make(max_rate_per_s=[2.0, 10.0, 40.0])  # x 0.05 s = 0.1, 0.5, 2.0 per tick
     out1, flags1 = step(f, [1.0, 1.0, 1.0])
     out2, _ = step(f, [1.0, 1.0, -1.0])
     assert np.allclose(out1, [0.1, 0.5, 1.0]) and flags1 & Flag.SLEW_LIMITED
@@ -128,8 +137,26 @@ def test_policy_error_flag_gives_safe_action() -> None:
     assert f.fault_counts == {"POLICY_ERROR": 1}
 
 
+def test_slew_limit_scales_with_the_command_rate() -> None:
+    """The same limit per second allows 1/5 of the change per tick at 5x the tick rate."""
+    slow, fast = make(max_rate_per_s=2.0, tick_s=0.05), make(max_rate_per_s=2.0, tick_s=0.01)
+    assert np.allclose(step(slow, [1.0, 1.0, 1.0])[0], 0.1)
+    outs = [step(fast, [1.0, 1.0, 1.0])[0] for _ in range(5)]
+    assert np.allclose(outs[0], 0.02) and np.allclose(outs[-1], 0.1)
+
+
+def test_held_action_ticks_do_not_count_towards_the_fault_limit() -> None:
+    f = make(max_consecutive_faults=2)
+    f.apply(None, Flag.NONFINITE_OBS, 0.0, policy_step=True)
+    for k in range(5):  # the NaN observation persists between policy steps: one fault, not six
+        f.apply(None, Flag.NONFINITE_OBS, 0.01 * k, policy_step=False)
+    assert not f.stopped
+    f.apply(None, Flag.NONFINITE_OBS, 0.1, policy_step=True)
+    assert f.latched & Flag.FAULT_STOP
+
+
 def test_discrete_actions() -> None:
-    f = SafetyFilter(SafetyConfig.from_manifest(DISCRETE, {"safe_action": 6}))
+    f = SafetyFilter(SafetyConfig.from_manifest(DISCRETE))
     assert f.apply(3, Flag.NONE) == 3
     assert f.apply(9, Flag.NONE) == 6 and f.records[-1].flags & Flag.NONFINITE_ACTION
     assert f.apply(None, Flag.NONFINITE_OBS) == 6
@@ -150,15 +177,14 @@ def test_records_hold_raw_safe_and_flags() -> None:
 
 
 def test_config_errors_name_the_problem() -> None:
-    with pytest.raises(ValueError, match="unknown safety keys \\['slew'\\]"):
-        make(slew=1.0)
     with pytest.raises(ValueError, match="needs 3 entries"):
-        make(action_low=[0.0, 0.0])
+        SafetyFilter(SafetyConfig(_vec(-1), _vec(1), _vec(0), np.ones(2), 0.1, 0.05))
     with pytest.raises(ValueError, match="outside"):
         make(safe_action=[2.0, 0.0, 0.0])
-    with pytest.raises(ValueError, match="max_delta_per_step must be > 0"):
-        make(max_delta_per_step=0.0)
-    with pytest.raises(ValueError, match="watchdog_timeout_s must be > 0"):
+    with pytest.raises(ValueError, match="max_rate_per_s must be > 0"):
+        make(max_rate_per_s=0.0)
+    with pytest.raises(ValueError, match="watchdog_timeout_s"):
         make(watchdog_timeout_s=0)
+    bad = {**DISCRETE, "action": {**DISCRETE["action"], "safe_action": 9}}
     with pytest.raises(ValueError, match="index 9 must be in \\[0, 6\\]"):
-        SafetyConfig.from_manifest(DISCRETE, {"safe_action": 9})
+        SafetyConfig.from_manifest(bad)
