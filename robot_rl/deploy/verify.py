@@ -23,6 +23,7 @@ machine without the training run.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -156,7 +157,7 @@ def _check_contract(report: VerifyReport, manifest: dict[str, Any]) -> None:
         safety = manifest["safety"]
         detail = (
             f"policy {1 / period:g} Hz, commands {safety['command_hz']:g} Hz, safe action "
-            f"{manifest['action']['safe_action']}, watchdog {safety['watchdog_timeout_s']:g} s "
+            f"{json.dumps(manifest['action']['safe_action'])}, watchdog {safety['watchdog_timeout_s']:g} s "
             f"(limits from {safety.get('source') or 'the action space'})"
         )
         report.add("deploy contract", True, detail)
