@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 FAULT_KINDS = ("stale", "nan", "slow")
 
 
@@ -152,6 +154,14 @@ def format_stats(stats: Any, summary: dict[str, Any]) -> str:
         f"tick start lateness p99 {late.get('p99', 0):.0f} us, max {late.get('max', 0):.0f} us",
         f"safety: {stats.faults or 'no interventions'}; latched: {stats.latched or 'none'}",
     ]
+    resets = summary.get("reset_ms") or []
+    if resets:
+        outside = overruns_outside_resets(stats, summary)
+        lines.append(
+            f"sim resets: {len(resets)} episode resets inside ticks (simulation work a robot does not "
+            f"have), p50 {float(np.median(resets)):.1f} ms, max {max(resets):.1f} ms; overruns outside "
+            f"reset ticks: {outside}"
+        )
     if summary["success_rate"] is not None:
         done = f"{summary['successes']}/{summary['episodes']}"
         lines.append(
@@ -161,6 +171,14 @@ def format_stats(stats: Any, summary: dict[str, Any]) -> str:
     else:
         lines.append(f"task: {summary['episodes']} episodes, mean return {summary['return_mean']}")
     return "\n".join(lines)
+
+
+def overruns_outside_resets(stats: Any, summary: dict[str, Any]) -> int:
+    """Overruns in ticks that did not reset the simulated world (all overruns if not recorded)."""
+    resets = set(summary.get("reset_ticks") or [])
+    if len(stats.overrun_ticks) < stats.overruns:
+        return int(stats.overruns)
+    return sum(1 for tick in stats.overrun_ticks if tick not in resets)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -159,6 +159,9 @@ class SimHardware:
         self.steps = 0  # command ticks (writes)
         self.stopped = False
         self.actions: deque[Any] = deque(maxlen=record_limit)
+        #: (tick index, seconds) of each episode reset done inside a write: simulation work a
+        #: real robot does not have, reported apart from the loop's own timing.
+        self.resets: deque[tuple[int, float]] = deque(maxlen=record_limit)
         self.ticks_per_step = _ticks_per_step(env, command_hz)
         self._scale = _command_scale(env, self.ticks_per_step)
         self._tick = 0  # command tick within the current control step
@@ -209,7 +212,9 @@ class SimHardware:
             success = bool(info["is_success"]) if "is_success" in info else None
             self.episodes.append(EpisodeOutcome(self._episode_seed, self._len, self._ret, success))
             self._episode_seed += 1
+            t0 = time.perf_counter()
             obs, _ = self.env.reset(seed=self._episode_seed)
+            self.resets.append((self.steps - 1, time.perf_counter() - t0))
             self._ret, self._len = 0.0, 0
         self._obs = obs
 
@@ -227,6 +232,8 @@ class SimHardware:
             "return_mean": float(np.mean([e.ret for e in done])) if done else None,
             "steps": self.steps,
             "unfinished_episode_steps": self._len,
+            "reset_ticks": [tick for tick, _ in self.resets],
+            "reset_ms": [1e3 * seconds for _, seconds in self.resets],
         }
 
     def close(self) -> None:

@@ -37,6 +37,8 @@ import numpy as np
 from robot_rl.deploy.hardware import HardwareInterface
 from robot_rl.deploy.safety import Flag, SafetyFilter
 
+#: Overrun tick indices kept in :attr:`LoopStats.overrun_ticks` (the count is always exact).
+MAX_OVERRUN_TICKS = 10_000
 #: Ticks whose timing figures are kept for the percentiles (about 22 minutes at 100 Hz).
 STATS_WINDOW = 1 << 17
 
@@ -79,6 +81,7 @@ class LoopStats:
     gc_max_us: float = 0.0
     duration_s: float = 0.0
     overruns: int = 0
+    overrun_ticks: list[int] = field(default_factory=list)  # first MAX_OVERRUN_TICKS tick indices
     compute_us: dict[str, float] = field(default_factory=dict)
     start_lateness_us: dict[str, float] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
@@ -239,6 +242,8 @@ class ControlLoop:
             slot += 1
             if now > start + slot * self.period:  # overrun: skip to the next slot on the grid
                 stats.overruns += 1
+                if len(stats.overrun_ticks) < MAX_OVERRUN_TICKS:
+                    stats.overrun_ticks.append(stats.steps - 1)
                 slot = math.ceil((now - start) / self.period)
             if max_steps is not None and stats.steps >= max_steps:
                 return "max_steps"

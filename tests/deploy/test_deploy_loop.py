@@ -93,7 +93,7 @@ def test_overrun_is_counted_and_schedule_stays_on_grid() -> None:
     loop, hw, _ = make_loop(lambda k: 0.025 if k == 5 else 0.001)
     stats = loop.run(max_steps=20)
     starts = (np.array(hw.reads) - hw.reads[0]) / 0.01
-    assert stats.overruns == 1 and stats.steps == 20
+    assert stats.overruns == 1 and stats.steps == 20 and stats.overrun_ticks == [5]
     assert np.allclose(starts, np.round(starts), atol=1e-6)  # every tick starts on the 10 ms grid
     assert starts[6] == pytest.approx(8.0)  # tick 5 ran 5..7.6 periods: the next slot is 8
 
@@ -214,3 +214,25 @@ def test_realtime_priority_is_validated_and_restored() -> None:
     except ValueError as exc:  # no CAP_SYS_NICE here: the message says what to grant
         assert "rtprio" in str(exc)
     assert os.sched_getscheduler(0) == before
+
+
+def test_overruns_in_simulator_reset_ticks_are_told_apart() -> None:
+    from robot_rl.deploy.commands_deploy import overruns_outside_resets
+    from robot_rl.deploy.loop import LoopStats
+
+    stats = LoopStats(100.0, overruns=3, overrun_ticks=[10, 250, 400])
+    assert overruns_outside_resets(stats, {"reset_ticks": [10, 400]}) == 1
+    assert overruns_outside_resets(stats, {}) == 3
+    truncated = LoopStats(100.0, overruns=5, overrun_ticks=[10])  # indices not all recorded: count all
+    assert overruns_outside_resets(truncated, {"reset_ticks": [10]}) == 5
+
+
+def test_sim_hardware_records_episode_resets() -> None:
+    env = gym.make("Pendulum-v1", max_episode_steps=5)
+    hw = SimHardware(env, seed=0)
+    for _ in range(12):
+        hw.write_action(np.zeros(1, np.float32))
+    summary = hw.summary()
+    assert summary["reset_ticks"] == [4, 9] and len(summary["reset_ms"]) == 2
+    assert all(ms >= 0 for ms in summary["reset_ms"])
+    hw.close()
