@@ -149,7 +149,7 @@ class SimHardware:
         faults: SimFaults | None = None,
         clock: Callable[[], float] = time.monotonic,
         command_hz: float | None = None,
-        record_limit: int = 100_000,
+        record_limit: int = 10_000,
     ) -> None:
         self.env = env
         self.faults = faults or SimFaults()
