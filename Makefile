@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install test test-all lint format demo bench clean
+.PHONY: install test test-all lint format demo bench wheel-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: lint  ## lint, then the test suite (slow tests excluded); what CI runs
 
 test-all: lint  ## every test, slow ones included
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+
+wheel-check:  ## build the wheel, install it into a fresh venv, use it from a temporary directory
+	PYTHON=$(PYTHON) bash .ci/wheel_check
 
 format: $(STAMP)
 	$(BIN)/ruff format .

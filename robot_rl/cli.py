@@ -19,7 +19,11 @@ VERBS: dict[str, tuple[str, str]] = {
     ),
     "envs": ("robot_rl.envs.commands", "list the registered environments with their spaces and dt"),
     "bench": ("robot_rl.bench", "benchmarks: env speed vs. a bare PyBullet loop, training, deploy"),
-    "train": ("robot_rl.train.commands_train", "train a policy from a launch/*.yaml config"),
+    "configs": ("robot_rl.commands_configs", "list the shipped configs, or print one to copy and edit"),
+    "train": (
+        "robot_rl.train.commands_train",
+        "train a policy from a shipped config (by name) or a YAML file",
+    ),
     "sweep": (
         "robot_rl.sweep.commands_sweep",
         "seeds and hyperparameter sweeps on Ray Tune + Optuna (needs robot_rl[ray])",

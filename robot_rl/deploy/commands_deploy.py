@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--config",
-        type=Path,
-        help="deploy YAML that tightens the bundle's limits or sets command_hz (default: the bundle's own)",
+        help="deploy YAML (or a shipped deploy config's name, e.g. deploy_nav) that tightens the bundle's "
+        "limits or sets command_hz (default: the bundle's own)",
     )
     parser.add_argument(
         "--command-hz",
@@ -77,11 +77,18 @@ def parse_faults(specs: list[str], slow_s: float) -> Any:
 
 def prepare(
     bundle: Path,
-    config_path: Path | None = None,
+    config_path: str | Path | None = None,
     command_hz: float | None = None,
     trusted_keys: list[Path] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Open and check the bundle, and the effective settings; nothing is driven yet.
+
+    Args:
+        bundle: The bundle directory.
+        config_path: A deploy YAML or a shipped deploy config's name (``deploy_nav``) that
+            tightens the bundle's limits; ``None``: the bundle's own.
+        command_hz: Command stream rate (an integer multiple of the policy rate).
+        trusted_keys: Ed25519 public keys of which one must have signed the bundle.
 
     Returns:
         ``(PolicyRunner, settings)`` where settings are the bundle's safety limits tightened by
@@ -104,7 +111,7 @@ def prepare(
 def deploy_sim(
     bundle: Path,
     duration_s: float,
-    config_path: Path | None = None,
+    config_path: str | Path | None = None,
     command_hz: float | None = None,
     seed: int = 0,
     faults: Any = None,

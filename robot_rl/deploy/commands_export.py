@@ -27,9 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--deploy-config",
-        type=Path,
-        help="deploy YAML whose safety limits the bundle carries (default: the shipped "
-        "launch/deploy_*.yaml of the env)",
+        help="deploy YAML, or a shipped deploy config's name (e.g. deploy_nav), whose safety limits the "
+        "bundle carries (default: the shipped deploy config of the env)",
     )
     parser.add_argument(
         "--safe-action",

@@ -1,6 +1,8 @@
-"""Deployment limits: ``launch/deploy_*.yaml`` at export time, the bundle's ``safety`` at run time.
+"""Deployment limits: a deploy YAML at export time, the bundle's ``safety`` at run time.
 
-The shipped ``launch/deploy_*.yaml`` files are the human-edited source of a robot's limits. At
+The shipped deploy configs (``launch/deploy_*.yaml`` in the repository, installed inside the
+package; by name ``deploy_grasp``, ``deploy_nav``, ``deploy_nav_discrete``) are the human-edited
+source of a robot's limits. At
 export, :func:`resolve_safety` turns the one for the bundle's env (or ``--deploy-config``) into
 complete, explicit values that the manifest carries (``manifest["safety"]``); the robot then needs
 nothing but the bundle, whatever its working directory. At deploy time, a ``--config`` YAML may
@@ -39,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from robot_rl.resources import launch_dir, resolve_config
 
 #: env id prefix -> the shipped deploy config (file name in the package's ``launch`` directory).
 DEFAULT_CONFIGS = {
@@ -91,17 +95,18 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
 def load_deploy_config(path: str | Path | None) -> DeployConfig:
     """Read and validate a deploy YAML (``None`` -> an empty config).
 
+    Args:
+        path: A YAML file, the name of a shipped deploy config (``deploy_nav``), or ``None``.
+
     Raises:
-        FileNotFoundError: missing file.
+        FileNotFoundError: missing file, or a name that is no shipped deploy config.
         ValueError: not a mapping, unknown keys or wrong types (one line naming each).
     """
     if path is None:
         return DeployConfig()
     import yaml
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"deploy config {path} not found (examples: robot-rl's launch/deploy_*.yaml)")
+    path = resolve_config(path, "deploy")
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ValueError(
@@ -113,13 +118,12 @@ def load_deploy_config(path: str | Path | None) -> DeployConfig:
         raise ValueError(_format_errors(path, exc)) from None
 
 
-def launch_dir() -> Path:
-    """The shipped ``launch`` directory (found from the package, never from the working directory)."""
-    return Path(__file__).resolve().parents[2] / "launch"
-
-
 def shipped_config_for(env_id: str) -> Path | None:
-    """The shipped ``deploy_*.yaml`` for ``env_id``, or ``None`` if the env has none."""
+    """The shipped ``deploy_*.yaml`` for ``env_id``, or ``None`` if the env has none.
+
+    Found inside the installed package (:func:`robot_rl.resources.launch_dir`), never from the
+    working directory.
+    """
     for prefix, name in DEFAULT_CONFIGS.items():
         if env_id.startswith(prefix):
             path = launch_dir() / name

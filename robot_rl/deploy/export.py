@@ -61,9 +61,9 @@ def export_policy(
         reference_episodes: Seeded episodes (from ``CLOSED_LOOP_SEED``) of SB3's deterministic
             policy recorded in ``closed_loop.json``, the reference of verify's closed loop;
             0 writes none (verify then reports a FAIL line for the closed loop).
-        deploy_config: Deploy YAML whose limits the bundle carries (default: the shipped
-            ``launch/deploy_*.yaml`` of the env, if any; else the action bounds, no slew limit,
-            a watchdog of 3 control periods).
+        deploy_config: Deploy YAML, or a shipped deploy config's name (``deploy_nav``), whose
+            limits the bundle carries (default: the shipped deploy config of the env, if any;
+            else the action bounds, no slew limit, a watchdog of 3 control periods).
         safe_action: The safe action, only for envs that do not declare ``safe_action()``
             (robot_rl envs do; third-party envs must be told).
         sign: Ed25519 private key (``robot-rl keygen``) to sign the manifest with.
@@ -137,6 +137,7 @@ def deploy_contract(
             its own), or limits that contradict each other.
     """
     from robot_rl.deploy.deploy_config import load_deploy_config, resolve_safety, shipped_config_for
+    from robot_rl.resources import resolve_config
 
     period = _control_period(env)
     if not period or period <= 0:
@@ -145,7 +146,7 @@ def deploy_contract(
         )
     safe = _safe_action(env, env_id, spec, safe_action)
     semantics = env.unwrapped.action_semantics() if hasattr(env.unwrapped, "action_semantics") else None
-    path = Path(config_path) if config_path is not None else shipped_config_for(env_id)
+    path = resolve_config(config_path, "deploy") if config_path is not None else shipped_config_for(env_id)
     config = load_deploy_config(path)
     config.check_env(env_id)
     discrete = spec.postprocess == "argmax"

@@ -196,8 +196,16 @@ def versions() -> dict[str, str]:
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
-    """``git rev-parse HEAD`` of the robot_rl checkout (``None`` outside a git checkout)."""
-    cwd = cwd or Path(__file__).resolve().parent
+    """``git rev-parse HEAD`` of the robot_rl checkout (``None`` for an installed wheel).
+
+    Args:
+        cwd: The checkout to ask (default: the one robot_rl runs from, if any).
+    """
+    from robot_rl.resources import source_checkout
+
+    cwd = cwd or source_checkout()
+    if cwd is None:
+        return None
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10

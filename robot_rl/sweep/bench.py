@@ -24,8 +24,8 @@ from typing import Any
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``robot-rl bench sweep``."""
     parser.add_argument(
-        "sweep", nargs="?", type=Path, default=Path("launch/sweep_nav_ppo_seeds.yaml"),
-        help="a seeds sweep (default launch/sweep_nav_ppo_seeds.yaml)",
+        "sweep", nargs="?", default="sweep_nav_ppo_seeds",
+        help="a seeds sweep: a shipped sweep's name or a YAML file (default sweep_nav_ppo_seeds)",
     )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=4, help="seeds (default 4)")
     parser.add_argument("--timesteps", type=int, default=40_000, help="env steps per run (default 40000)")

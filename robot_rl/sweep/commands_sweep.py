@@ -1,4 +1,7 @@
-"""``robot-rl sweep SWEEP.yaml [--address auto|ray://...] [--max-concurrent K] [--resume] [--report]``."""
+"""``robot-rl sweep SWEEP [--address auto|ray://...] [--max-concurrent K] [--resume] [--report]``.
+
+SWEEP is a YAML file or the name of a shipped sweep (``robot-rl configs`` lists them).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,14 @@ from pathlib import Path
 
 EPILOG = """\
 examples:
-  robot-rl sweep launch/sweep_nav_ppo_seeds.yaml                 4 seeds on a local Ray (all cores)
-  robot-rl sweep launch/sweep_nav_ppo_lr.yaml --max-concurrent 2 Optuna + ASHA, 2 trials at a time
-  robot-rl sweep launch/sweep_nav_ppo_lr.yaml --resume           continue after the driver died
-  robot-rl sweep --report --out runs/sweeps/nav_ppo_lr           rebuild the table, best.yaml, plot
-  robot-rl sweep launch/sweep_nav_ppo_lr.yaml --address auto     on a running Ray cluster (from a node
-                                                                 of it; --out on a shared filesystem)
+  robot-rl sweep sweep_nav_ppo_seeds                   4 seeds on a local Ray (all cores)
+  robot-rl sweep sweep_nav_ppo_lr --max-concurrent 2   Optuna + ASHA, 2 trials at a time
+  robot-rl sweep sweep_nav_ppo_lr --resume             continue after the driver died
+  robot-rl sweep --report --out runs/sweeps/nav_ppo_lr rebuild the table, best.yaml, plot
+  robot-rl sweep sweep_nav_ppo_lr --address auto       on a running Ray cluster (from a node of it;
+                                                       --out on a shared filesystem)
+  robot-rl sweep my_sweep.yaml                         your own sweep file (robot-rl configs
+                                                       sweep_nav_ppo_lr > my_sweep.yaml to start one)
 """
 
 
@@ -24,7 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     parser.add_argument(
-        "sweep", nargs="?", type=Path, help="launch/sweep_*.yaml (optional with --resume --out)"
+        "sweep",
+        nargs="?",
+        help="a shipped sweep's name (e.g. sweep_nav_ppo_lr; robot-rl configs lists them) or a YAML "
+        "file (optional with --resume --out)",
     )
     parser.add_argument("--out", type=Path, help="sweep directory (default runs/sweeps/<sweep name>)")
     parser.add_argument(
@@ -63,7 +71,9 @@ def _sweep_dir(args: argparse.Namespace) -> Path:
     if args.out is not None:
         return Path(args.out)
     if args.sweep is None:
-        raise ValueError("give the SWEEP file (e.g. launch/sweep_nav_ppo_lr.yaml) or --out DIR")
+        raise ValueError(
+            "give the SWEEP (a shipped name such as sweep_nav_ppo_lr, or a YAML file) or --out DIR"
+        )
     return Path("runs") / "sweeps" / load_sweep(args.sweep, args.overrides).name
 
 
@@ -98,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume:
         if args.sweep is None:
             raise ValueError(
-                "a SWEEP file is required (e.g. launch/sweep_nav_ppo_lr.yaml) unless --resume is given"
+                "a SWEEP is required (a shipped name such as sweep_nav_ppo_lr, or a YAML file) "
+                "unless --resume is given"
             )
         cfg = load_sweep(args.sweep, args.overrides)
     command = (

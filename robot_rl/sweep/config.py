@@ -1,9 +1,9 @@
 """The sweep file: which training config, what to vary, how many seeds, what to optimize.
 
-A sweep file (``launch/sweep_*.yaml``) looks like::
+A sweep file (a YAML file, or a shipped sweep by name: ``sweep_nav_ppo_lr``) looks like::
 
     name: nav_ppo_lr
-    base: nav_ppo.yaml                  # a training config, relative to this file
+    base: nav_ppo                       # a training config: a shipped name, or a file relative to this one
     set: {train.total_timesteps: 200000, train.eval_freq: 20000}   # for every trial
     params:                             # what varies (dotted keys of the training config)
       algo.kwargs.learning_rate: {loguniform: [1.0e-4, 3.0e-3]}
@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from robot_rl.resources import config_arg, looks_like_path, resolve_config
 from robot_rl.train.config import (
     Config,
     apply_overrides,
@@ -200,7 +201,7 @@ class SweepConfig:
         import shlex
 
         seed = int(self.base_raw["train"]["seed"]) + seed_index
-        words = ["robot-rl", "train", str(self.base), "--seed", str(seed)]
+        words = ["robot-rl", "train", config_arg(self.base), "--seed", str(seed)]
         for k, v in {**self.set, **params}.items():
             words += ["--set", f"{k}={_yaml_value(v)}"]
         return shlex.join(words)
@@ -248,12 +249,15 @@ ACCEPTED_KEYS = (
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> SweepConfig:
     """Read and validate a sweep file; ``overrides`` (``key=value``) apply to the sweep file itself.
 
+    ``path`` is a YAML file or the name of a shipped sweep (``sweep_nav_ppo_lr``).
+
     Raises:
-        FileNotFoundError: The sweep file or its base config does not exist.
+        FileNotFoundError: The sweep file or its base config does not exist (or a name is no
+            shipped sweep / training config).
         ValueError: Anything malformed, naming the key and what is accepted.
     """
-    path = Path(path)
-    raw = read_yaml_mapping(path, "sweep file", "shipped sweeps: launch/sweep_*.yaml")
+    path = resolve_config(path, "sweep")
+    raw = read_yaml_mapping(path, "sweep file", "robot-rl configs lists the shipped sweeps")
     return sweep_from_dict(apply_sweep_overrides(raw, overrides), path.parent, where=str(path))
 
 
@@ -293,12 +297,23 @@ def sweep_from_dict(raw: dict[str, Any], folder: Path, where: str = "sweep") -> 
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"{where}: name={name!r} is not accepted; expected a non-empty name without '/'")
     if "base" not in raw or not isinstance(raw["base"], str):
-        raise ValueError(f"{where}: base is required: the training config to sweep, e.g. base: nav_ppo.yaml")
+        raise ValueError(f"{where}: base is required: the training config to sweep, e.g. base: nav_ppo")
     base = Path(raw["base"])
     if not base.is_absolute() and "base_config" not in raw:
-        # relative to the sweep file; stored absolute so that the recorded train commands and
-        # best.yaml's header stay right whatever directory --resume or --report runs from
-        base = (folder / base if (folder / base).is_file() or not base.is_file() else base).resolve()
+        # a file relative to the sweep file (or the working directory), else a shipped config's
+        # name; stored absolute so that the recorded train commands and best.yaml's header stay
+        # right whatever directory --resume or --report runs from
+        if (folder / base).is_file():
+            base = (folder / base).resolve()
+        elif base.is_file():
+            base = base.resolve()
+        elif looks_like_path(base):
+            base = (folder / base).resolve()  # missing: reported below with the path
+        else:
+            try:
+                base = resolve_config(raw["base"], "train").resolve()
+            except FileNotFoundError as exc:
+                raise FileNotFoundError(f"{where}: base: {exc}") from None
     sets = raw.get("set") or {}
     if not isinstance(sets, dict):
         raise ValueError(f"{where}: set must be a mapping of dotted keys to values, e.g. {{train.seed: 3}}")

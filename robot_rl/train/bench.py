@@ -18,18 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-SHIPPED = (
-    "launch/grasp_ppo.yaml",
-    "launch/grasp_tqc_her.yaml",
-    "launch/nav_ppo.yaml",
-    "launch/nav_sac.yaml",
-    "launch/nav_dqn.yaml",
-)
+#: Shipped training configs benchmarked by default (names; robot-rl configs lists them all).
+SHIPPED = ("grasp_ppo", "grasp_tqc_her", "nav_ppo", "nav_sac", "nav_dqn")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``robot-rl bench train``."""
-    parser.add_argument("configs", nargs="*", type=Path, help=f"configs (default: {', '.join(SHIPPED)})")
+    parser.add_argument(
+        "configs", nargs="*", help=f"shipped config names or YAML files (default: {', '.join(SHIPPED)})"
+    )
     parser.add_argument("--episodes", type=int, default=200, help="final held-out episodes (default 200)")
     parser.add_argument("--max-minutes", type=float, default=30.0, help="wall-time budget per config")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/bench"), help="default runs/bench")
@@ -44,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def bench_one(config: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Train one config from scratch, evaluate its best model; return the figures."""
+    """Train one config file from scratch, evaluate its best model; return the figures."""
+    from robot_rl.resources import config_arg
     from robot_rl.train.commands_evaluate import eval_env_kwargs
     from robot_rl.train.config import load_config
     from robot_rl.train.evaluate import DEFAULT_EVAL_SEED, run_episodes
@@ -59,9 +57,10 @@ def bench_one(config: Path, args: argparse.Namespace) -> dict[str, Any]:
     ]
     cfg = load_config(config, overrides)
     run = args.runs_dir / f"{cfg.name}_s{args.seed}"
-    command = f"robot-rl train {config} --seed {args.seed} --set train.stop_on_success=true"
+    shown = config_arg(config)  # a shipped config by name: the command works on any install
+    command = f"robot-rl train {shown} --seed {args.seed} --set train.stop_on_success=true"
     print(
-        f"[bench] {config}: {cfg.algo.name} on {cfg.env.id}, up to {cfg.train.total_timesteps} steps",
+        f"[bench] {shown}: {cfg.algo.name} on {cfg.env.id}, up to {cfg.train.total_timesteps} steps",
         flush=True,
     )
     out = train(cfg, run, command, overwrite=True)
@@ -74,7 +73,7 @@ def bench_one(config: Path, args: argparse.Namespace) -> dict[str, Any]:
     )
     s = final.summary
     return {
-        "config": str(config),
+        "config": shown,
         "name": cfg.name,
         "env_id": cfg.env.id,
         "eval_env_kwargs": kwargs,
@@ -135,12 +134,11 @@ def collect(out: Path) -> list[dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     """Benchmark each config; write its figures to ``--out/figures/<name>.json``, then rebuild the
     table and curves from every figure file there (so configs can be benchmarked one at a time)."""
+    from robot_rl.resources import resolve_config
     from robot_rl.train.plots import plot_runs
 
-    configs = [] if args.report_only else args.configs or [Path(c) for c in SHIPPED]
-    missing = [str(c) for c in configs if not c.is_file()]
-    if missing:
-        raise FileNotFoundError(f"config(s) not found: {', '.join(missing)}")
+    # every config is resolved (a shipped name or a file) before anything is trained
+    configs = [] if args.report_only else [resolve_config(c, "train") for c in args.configs or SHIPPED]
     (args.out / "figures").mkdir(parents=True, exist_ok=True)
     for config in configs:
         row = bench_one(config, args)

@@ -2,6 +2,9 @@
 threshold on held-out episodes, evaluate it on fresh held-out episodes (with a video), export and
 verify the policy bundle, print a short summary.
 
+The config ships inside the package (``grasp_ppo``), so the demo runs from any directory; it
+writes ``runs/demo`` and ``exports/demo`` under the working directory.
+
 Re-running is cheap: a finished run in ``--run-dir`` is reused, an interrupted one is resumed,
 ``--overwrite`` retrains from scratch.
 """
@@ -15,12 +18,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = Path("launch/grasp_ppo.yaml")
+#: A shipped config's name (robot-rl configs lists them) or a YAML file.
+DEFAULT_CONFIG = "grasp_ppo"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``robot-rl demo``."""
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"default {DEFAULT_CONFIG}")
+    parser.add_argument(
+        "--config",
+        default=DEFAULT_CONFIG,
+        help=f"a shipped config's name or a YAML file (default {DEFAULT_CONFIG})",
+    )
     parser.add_argument("--timesteps", type=int, help="training budget (default: the config's)")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/demo"), help="default runs/demo")
     parser.add_argument("--export-dir", type=Path, help="bundle directory (default exports/<run name>)")

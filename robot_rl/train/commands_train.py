@@ -1,4 +1,7 @@
-"""``robot-rl train CONFIG [--set key=value ...] [--run-dir DIR] [--seed N] [--resume]``."""
+"""``robot-rl train CONFIG [--set key=value ...] [--run-dir DIR] [--seed N] [--resume]``.
+
+CONFIG is a YAML file or the name of a shipped training config (``robot-rl configs`` lists them).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,12 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``robot-rl train``."""
-    parser.add_argument("config", nargs="?", type=Path, help="launch/*.yaml (optional with --resume)")
+    parser.add_argument(
+        "config",
+        nargs="?",
+        help="a shipped config's name (e.g. grasp_ppo; robot-rl configs lists them) or a YAML file "
+        "(optional with --resume)",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -46,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = resume_config(args.run_dir, overrides)
     else:
         if args.config is None:
-            raise ValueError("a CONFIG is required (e.g. launch/grasp_ppo.yaml) unless --resume is given")
+            raise ValueError(
+                "a CONFIG is required (a shipped name such as grasp_ppo, or a YAML file) "
+                "unless --resume is given"
+            )
         cfg = load_config(args.config, overrides)
     run_path = args.run_dir if args.run_dir is not None else Path("runs") / cfg.name
     command = (

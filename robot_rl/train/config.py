@@ -1,4 +1,7 @@
-"""Training configuration: typed dataclasses loaded from ``launch/*.yaml`` and validated strictly.
+"""Training configuration: typed dataclasses loaded from YAML and validated strictly.
+
+A config is a YAML file or the name of a shipped one (``grasp_ppo``: ``launch/grasp_ppo.yaml`` in
+the repository, installed inside the package; ``robot-rl configs`` lists them).
 
 A config has four sections (``name`` plus ``env``, ``algo``, ``train``); see ``docs/training.md``.
 Every key is checked against the dataclass fields, every value against its type (and the
@@ -144,7 +147,7 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    """A complete training configuration (one ``launch/*.yaml``)."""
+    """A complete training configuration (one YAML file, e.g. the shipped ``grasp_ppo``)."""
 
     name: str = "run"
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -160,11 +163,20 @@ class Config:
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read a YAML config, apply ``key=value`` overrides and validate.
 
+    Args:
+        path: A YAML file, or the name of a shipped training config (``grasp_ppo``; see
+            :func:`robot_rl.resources.resolve_config`).
+        overrides: ``section.key=value`` strings, applied in order.
+
     Raises:
-        FileNotFoundError: The file does not exist.
+        FileNotFoundError: The file does not exist, or the name is no shipped training config.
         ValueError: Malformed YAML, an unknown key, or a value of the wrong type/choice.
     """
-    raw = read_yaml_mapping(path, "config file", "shipped configs are in launch/")
+    from robot_rl.resources import resolve_config
+
+    raw = read_yaml_mapping(
+        resolve_config(path, "train"), "config file", "robot-rl configs lists the shipped ones"
+    )
     return config_from_dict(apply_overrides(raw, overrides))
 
 

@@ -92,8 +92,15 @@ def versions() -> dict[str, str]:
 
 
 def git_commit() -> str:
-    """``HEAD`` of the robot_rl checkout (``+dirty`` if modified), or ``unknown``."""
-    root = Path(__file__).resolve().parents[2]
+    """``HEAD`` of the robot_rl checkout (``+dirty`` if modified), or ``unknown``.
+
+    ``unknown`` also for an installed wheel (no checkout), whatever the working directory.
+    """
+    from robot_rl.resources import source_checkout
+
+    root = source_checkout()
+    if root is None:
+        return "unknown"
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True

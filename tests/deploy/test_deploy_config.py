@@ -99,7 +99,7 @@ def test_config_errors_name_the_key_and_what_is_accepted(
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"missing\.yaml not found"):
+    with pytest.raises(FileNotFoundError, match=r"deploy config file '\S*missing\.yaml' not found"):
         load_deploy_config(tmp_path / "missing.yaml")
 
 

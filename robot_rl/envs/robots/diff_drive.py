@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from robot_rl.envs.core import FloatArray, Robot, check_range
 from robot_rl.envs.layout import Field, VectorLayout
+from robot_rl.resources import asset_path
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
 
 #: Observation bounds of the base velocity: the wheel limit allows 0.7 m/s and 6.1 rad/s.
 MAX_SPEED, MAX_YAW_RATE = 1.0, 8.0
 
-#: The project's URDF (see its header comment for geometry and limits).
-DIFF_DRIVE_URDF = str(Path(__file__).resolve().parents[3] / "assets" / "diff_drive" / "diff_drive.urdf")
+#: The project's URDF (see its header comment for geometry and limits), under the package's assets
+#: (the repository's ``assets/``; :func:`robot_rl.resources.asset_path` finds the installed file).
+DIFF_DRIVE_URDF = "diff_drive/diff_drive.urdf"
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class DiffDriveRobot(Robot):
         super().__init__(sim, timing)
         self.spec = spec or DiffDriveSpec()
         self.lidar = lidar or LidarConfig()
-        self.body = sim.load_urdf(DIFF_DRIVE_URDF, [0, 0, self.spec.wheel_radius])
+        self.body = sim.load_urdf(str(asset_path(DIFF_DRIVE_URDF)), [0, 0, self.spec.wheel_radius])
         names = {sim.getJointInfo(self.body, j)[1].decode(): j for j in range(sim.getNumJoints(self.body))}
         self.wheels = [names["left_wheel_joint"], names["right_wheel_joint"]]
         sim.changeDynamics(self.body, -1, lateralFriction=0.0, rollingFriction=0.0, spinningFriction=0.0)
