@@ -362,3 +362,17 @@ def test_old_schema_bundles_are_refused_with_a_hint(
     _rewrite_manifest(bundle, lambda m: m.update(schema=1))
     with pytest.raises(ValueError, match=r"schema 1 is not supported; this runtime reads 2 .*re-export"):
         PolicyRunner(bundle)
+
+
+def test_export_with_inconsistent_limits_writes_nothing(
+    make_run: Callable[[str], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("safety:\n  watchdog_timeout_s: 0.01\n")  # shorter than Pendulum's 50 ms period
+    out = tmp_path / "bundle"
+    args = ["export", str(make_run("ppo_plain")), "--out", str(out), "--safe-action", "[0]"]
+    assert main([*args, "--deploy-config", str(bad)]) == 2
+    assert "shorter than the observation period 0.05 s" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*args[:4], "--deploy-config", str(bad)]) == 2  # no safe action for Pendulum either
+    assert not out.exists()
