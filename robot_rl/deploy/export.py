@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -88,30 +89,49 @@ def export_policy(
     except BaseException:
         env.close()
         raise
-    out = _prepare_out_dir(Path(out_dir))
+    out = Path(out_dir)
+    tmp = _staging_dir(out)
     try:
-        from robot_rl.deploy.graph import ExportedPolicy
-
-        module = ExportedPolicy(spec)
-        if "onnx" in formats:
-            write_onnx(module, spec, out / "policy.onnx")
-        if "torchscript" in formats:
-            write_torchscript(module, spec, out / "policy.pt")
-        if "c" in formats:
-            c_codegen.write_c_package(spec, out / "policy_c")
-        rows = golden.write_golden(
-            out / "golden.npz", src.model, src.vecnormalize, spec, env, total=golden_rows
-        )
-        if reference_episodes:
-            from robot_rl.deploy.closed_loop import REFERENCE_FILE, record_sb3_reference, write_reference
-
-            reference = record_sb3_reference(
-                src.model, src.vecnormalize, spec, src.env_id, src.env_kwargs, reference_episodes
-            )
-            write_reference(out / REFERENCE_FILE, reference)
-        manifest = build_manifest(spec, src, env, formats, rows)
+        _write_bundle(tmp, src, spec, env, contract, formats, golden_rows, reference_episodes, sign)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     finally:
         env.close()
+    _replace_dir(tmp, out)
+    return out
+
+
+def _write_bundle(
+    out: Path,
+    src: PolicySource,
+    spec: PolicySpec,
+    env: Any,
+    contract: dict[str, Any],
+    formats: tuple[str, ...],
+    golden_rows: int,
+    reference_episodes: int,
+    sign: str | Path | None,
+) -> None:
+    """Write every file of the bundle into ``out`` (a staging directory), manifest and signature last."""
+    from robot_rl.deploy.graph import ExportedPolicy
+
+    module = ExportedPolicy(spec)
+    if "onnx" in formats:
+        write_onnx(module, spec, out / "policy.onnx")
+    if "torchscript" in formats:
+        write_torchscript(module, spec, out / "policy.pt")
+    if "c" in formats:
+        c_codegen.write_c_package(spec, out / "policy_c")
+    rows = golden.write_golden(out / "golden.npz", src.model, src.vecnormalize, spec, env, total=golden_rows)
+    if reference_episodes:
+        from robot_rl.deploy.closed_loop import REFERENCE_FILE, record_sb3_reference, write_reference
+
+        reference = record_sb3_reference(
+            src.model, src.vecnormalize, spec, src.env_id, src.env_kwargs, reference_episodes
+        )
+        write_reference(out / REFERENCE_FILE, reference)
+    manifest = build_manifest(spec, src, env, formats, rows)
     manifest["env"]["policy_hz"] = 1.0 / contract["period_s"]
     manifest["action"].update(safe_action=contract["safe_action"], semantics=contract["semantics"])
     manifest["safety"] = contract["safety"]
@@ -120,7 +140,6 @@ def export_policy(
         from robot_rl.deploy.signing import sign_bundle
 
         sign_bundle(out, Path(sign))
-    return out
 
 
 def deploy_contract(
@@ -207,12 +226,27 @@ def _check_out_dir(out: Path) -> None:
         raise ValueError(f"{out} exists and is not an exported bundle; choose an empty or new --out dir")
 
 
-def _prepare_out_dir(out: Path) -> Path:
+def _staging_dir(out: Path) -> Path:
+    """A new empty directory next to ``out`` (same filesystem, so the final rename is atomic)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Move the finished bundle ``tmp`` to ``out``; a previous bundle there is removed only after.
+
+    A failed export therefore never leaves a half-written bundle, and an old bundle survives a
+    failed re-export.
+    """
     _check_out_dir(out)
-    if out.exists() and any(out.iterdir()):
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old.rmdir()
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _make_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:

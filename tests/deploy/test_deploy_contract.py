@@ -376,3 +376,20 @@ def test_export_with_inconsistent_limits_writes_nothing(
     assert not out.exists()
     assert main([*args[:4], "--deploy-config", str(bad)]) == 2  # no safe action for Pendulum either
     assert not out.exists()
+
+
+def test_a_failed_export_leaves_no_half_bundle_and_keeps_the_old_one(
+    make_run: Callable[[str], Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "bundle"
+    kwargs: dict[str, Any] = {"formats": ("onnx",), "safe_action": [0.0], "reference_episodes": 0}
+    export_policy(make_run("ppo_plain"), out, **kwargs)
+    before = (out / "manifest.json").read_bytes()
+    not_a_key = tmp_path / "not_a_key.pem"
+    not_a_key.write_text("hello")
+    with pytest.raises(ValueError, match="not_a_key"):  # fails at the very end, while signing
+        export_policy(make_run("ppo_plain"), out, sign=not_a_key, **kwargs)
+    assert (out / "manifest.json").read_bytes() == before and PolicyRunner(out).policy_hz == 20.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "not_a_key.pem"]  # no leftovers
+    export_policy(make_run("ppo_plain"), out, **{**kwargs, "formats": ("onnx", "c")})  # replaces it
+    assert (out / "policy_c").is_dir() and sorted(p.name for p in tmp_path.iterdir())[0] == "bundle"
