@@ -261,6 +261,9 @@ def _learn(
     except KeyboardInterrupt:
         status = "interrupted"
         print(f"\ninterrupted at {model.num_timesteps} steps: saving a checkpoint", flush=True)
+    except Exception as exc:
+        _mark_failed(run, cfg, model, {**base, "resumed_from": start}, exc)
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -287,6 +290,23 @@ def _learn(
     return TrainOutcome(
         run, status, int(model.num_timesteps), wall, eval_cb.last if eval_cb else None, extra["timing"]
     )
+
+
+def _mark_failed(run: Path, cfg: Config, model: Any, extra: dict[str, Any], exc: BaseException) -> None:
+    """On any error inside training: ``run.json`` says ``failed`` (with the error) and the envs close.
+
+    The checkpoints written so far stay, so ``robot-rl train --resume`` can continue after the
+    cause is fixed; the exception then propagates with its traceback.
+    """
+    try:
+        _write_run_json(run, cfg, "failed", {
+            **extra,
+            "num_timesteps": int(model.num_timesteps),
+            "error": f"{type(exc).__name__}: {exc}",
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        })  # fmt: skip
+    finally:
+        _close(model, interrupted=True)  # workers may be mid-message: terminate, do not wait
 
 
 def _sigterm_as_interrupt() -> Any:

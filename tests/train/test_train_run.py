@@ -133,3 +133,30 @@ def test_plot_cli(trained: Path, tmp_path: Path) -> None:
     assert main(["plot", str(trained), str(trained), "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
     assert main(["plot", str(tmp_path), "--out", str(out)]) == 2  # no evaluations there
+
+
+def test_an_error_during_training_marks_the_run_failed_and_closes_the_envs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stable_baselines3 import SAC
+
+    assert pendulum_config()["algo"]["name"] == "sac"
+    closed: list[bool] = []
+
+    def broken_learn(self: SAC, *args: object, **kwargs: object) -> None:
+        original_close = self.get_env().close
+
+        def close() -> None:
+            closed.append(True)
+            original_close()
+
+        self.get_env().close = close  # type: ignore[method-assign]
+        raise RuntimeError("simulated NaN in the critic")
+
+    monkeypatch.setattr(SAC, "learn", broken_learn)
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated NaN"):
+        train(config_from_dict(pendulum_config()), run, "robot-rl train pend.yaml")
+    info = json.loads((run / rd.RUN_JSON).read_text())
+    assert info["status"] == "failed" and info["error"] == "RuntimeError: simulated NaN in the critic"
+    assert closed == [True]
