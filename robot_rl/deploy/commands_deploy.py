@@ -9,6 +9,8 @@ read from the working directory: the bundle carries its rate, safe action and li
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +119,13 @@ def deploy_sim(
     faults: Any = None,
     realtime: int | None = None,
     trusted_keys: list[Path] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Run the bundle on SimHardware; returns (LoopStats, task summary, effective settings)."""
+    """Run the bundle on SimHardware; returns (LoopStats, task summary, effective settings).
+
+    ``clock`` and ``sleep`` drive both the loop and the simulated robot (inject them in tests).
+    """
     from robot_rl.deploy.export import _make_env
     from robot_rl.deploy.hardware import SimHardware
     from robot_rl.deploy.loop import ControlLoop
@@ -129,10 +136,14 @@ def deploy_sim(
     every = round(hz / runner.policy_hz)
     safety = SafetyFilter(SafetyConfig.from_manifest(runner.manifest, settings))
     env = runner.manifest["env"]
-    hardware = SimHardware(_make_env(env["id"], env["kwargs"]), seed, faults, command_hz=hz)
+    hardware = SimHardware(
+        _make_env(env["id"], env["kwargs"]), seed, faults, clock=clock, command_hz=hz, sleep=sleep
+    )
     try:
         runner.act(hardware.read_observation()[0])  # warm-up: ONNX Runtime's first run allocates
-        loop = ControlLoop(runner.act, safety, hardware, hz, realtime=realtime, policy_every=every)
+        loop = ControlLoop(
+            runner.act, safety, hardware, hz, clock=clock, sleep=sleep, realtime=realtime, policy_every=every
+        )
         stats = loop.run(duration_s=duration_s)
     finally:
         hardware.close()

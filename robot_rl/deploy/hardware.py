@@ -136,6 +136,7 @@ class SimHardware:
         command_hz: Rate of ``write_action`` calls (default: the env's control rate); an integer
             multiple of the control rate.
         record_limit: Most recent written actions kept in :attr:`actions`.
+        sleep: Sleeps seconds (the ``slow`` fault; injectable with ``clock`` for tests).
 
     Raises:
         ValueError: ``command_hz`` is not a multiple of the control rate, or a faster command
@@ -150,10 +151,11 @@ class SimHardware:
         clock: Callable[[], float] = time.monotonic,
         command_hz: float | None = None,
         record_limit: int = 10_000,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.env = env
         self.faults = faults or SimFaults()
-        self.clock = clock
+        self.clock, self.sleep = clock, sleep
         self.seed = seed
         self.episodes: list[EpisodeOutcome] = []
         self.steps = 0  # command ticks (writes)
@@ -174,7 +176,7 @@ class SimHardware:
     def read_observation(self) -> tuple[Any, float]:
         k = self.steps
         if k in self.faults.slow_steps:
-            time.sleep(self.faults.slow_s)
+            self.sleep(self.faults.slow_s)
         if k not in self.faults.stale_steps:
             # At the policy rate the simulation is paused between writes: its state is current now.
             stamp = self.clock() if self.ticks_per_step == 1 else self._stamp

@@ -156,9 +156,10 @@ def test_deploy_from_another_directory_gives_the_same_safety(
 
 
 def test_nav_policy_at_10_hz_with_a_100_hz_command_stream(nav_discrete_bundle: Path) -> None:
-    stats, _, settings = deploy_sim(nav_discrete_bundle, 0.5)
+    clock = FakeClock()
+    stats, summary, settings = deploy_sim(nav_discrete_bundle, 0.5, clock=clock, sleep=clock.sleep)
     assert settings["command_hz"] == 100.0 and stats.policy_every == 10
-    assert 45 <= stats.steps <= 51 and stats.policy_steps == -(-stats.steps // 10)
+    assert stats.steps == 50 and stats.policy_steps == 5 and summary["steps"] == 51  # + shutdown write
 
 
 def test_grasp_estop_keeps_a_lifted_object_lifted(make_bundle: Callable[[str], Path]) -> None:

@@ -137,12 +137,15 @@ def test_run_arguments_are_checked() -> None:
 
 
 def _sim_loop(bundle: Path, faults: SimFaults, seconds: float) -> tuple[Any, SimHardware, SafetyFilter]:
+    """The loop at 100 Hz on simulated time: ticks take no time unless a fault sleeps."""
     runner = PolicyRunner(bundle)
     env = gym.make(runner.manifest["env"]["id"])
-    hw = SimHardware(env, seed=3, faults=faults)
+    clock = FakeClock()
+    hw = SimHardware(env, seed=3, faults=faults, clock=clock, sleep=clock.sleep)
     filt = make_filter(watchdog_s=0.05)
     try:
-        stats = ControlLoop(runner.act, filt, hw, 100.0).run(duration_s=seconds)
+        loop = ControlLoop(runner.act, filt, hw, 100.0, clock=clock, sleep=clock.sleep)
+        stats = loop.run(duration_s=seconds)
     finally:
         hw.close()
     return stats, hw, filt
@@ -153,30 +156,32 @@ def test_sim_nan_sensor_is_caught(make_bundle: Callable[[str], Path]) -> None:
     assert stats.faults.get("NONFINITE_OBS") == 2 and not stats.latched
     assert [r.step for r in filt.records if r.raw_action is None] == [5, 6]
     assert all(np.all(np.isfinite(a)) for a in hw.actions)
-    assert hw.stopped and stats.steps >= 25
+    assert hw.stopped and stats.steps == 30
 
 
 def test_sim_stale_observations_latch_the_watchdog(make_bundle: Callable[[str], Path]) -> None:
     stats, hw, filt = _sim_loop(make_bundle("ppo_norm"), SimFaults(stale_steps=set(range(10, 30))), 0.4)
     assert stats.latched == ["WATCHDOG_STOP"] and stats.faults["STALE_OBS"] >= 1
     stopped = [r.step for r in filt.records if r.flags & Flag.WATCHDOG_STOP]
-    assert 10 < stopped[0] < 30  # the observation froze at step 10; 50 ms later the watchdog fired
+    assert stopped[0] == 15  # from tick 10 on the stamp stays at tick 9's 0.09 s: 0.06 s > 0.05 s at tick 15
     assert stopped == list(range(stopped[0], len(filt.records)))  # latched to the end
     assert all(np.allclose(hw.actions[k], 0.0) for k in stopped)
 
 
 def test_sim_slow_policy_causes_counted_overruns(make_bundle: Callable[[str], Path]) -> None:
     stats, _, _ = _sim_loop(make_bundle("ppo_norm"), SimFaults(slow_steps={5, 15}, slow_s=0.03), 0.4)
-    assert stats.overruns >= 2 and stats.compute_us["max"] >= 30_000
+    assert stats.overruns == 2 and stats.overrun_ticks == [5, 15]  # the ticks that slept 30 ms
+    assert stats.compute_us["max"] == pytest.approx(30_000)
 
 
 def test_deploy_grasp_runs_at_the_policy_rate_with_the_bundles_limits(
     make_bundle: Callable[[str], Path],
 ) -> None:
     """The whole stack on the PyBullet grasp env: 20 Hz (the policy's rate), deploy_grasp.yaml's limits."""
-    stats, summary, settings = deploy_sim(make_bundle("grasp_ppo_norm"), 1.0)
+    clock = FakeClock()
+    stats, summary, settings = deploy_sim(make_bundle("grasp_ppo_norm"), 1.0, clock=clock, sleep=clock.sleep)
     assert settings["command_hz"] == 20.0 and settings["source"] == "deploy_grasp.yaml"
-    assert 18 <= stats.steps <= 21 and stats.policy_every == 1
+    assert stats.steps == 20 and stats.policy_every == 1 and stats.overruns == 0
     assert summary["steps"] == stats.steps + 1  # + the safe action written on shutdown
     assert set(stats.faults) <= {"CLIPPED", "SLEW_LIMITED"}
 
