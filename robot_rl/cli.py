@@ -14,7 +14,7 @@ from collections.abc import Sequence
 #: verb -> (module, one-line summary)
 VERBS: dict[str, tuple[str, str]] = {
     "demo": (
-        "robot_rl.train.commands_demo",
+        "robot_rl.commands_demo",
         "the main job: train, evaluate, export and verify a grasping policy",
     ),
     "envs": ("robot_rl.envs.commands", "list the registered environments with their spaces and dt"),

@@ -183,8 +183,7 @@ def test_every_registered_env_is_built_from_another_directory(tmp_path: Path, mo
 
 # ---------------------------------------------------------------------- provenance
 def test_git_commit_only_for_a_robot_rl_checkout(tmp_path: Path, monkeypatch) -> None:
-    from robot_rl.deploy.manifest import git_commit as manifest_commit
-    from robot_rl.train.run_dir import git_commit as run_commit
+    from robot_rl.runs import git_commit as run_commit
 
     assert source_checkout() == ROOT
     # a wheel installed into a venv that sits inside some other git repository
@@ -192,7 +191,7 @@ def test_git_commit_only_for_a_robot_rl_checkout(tmp_path: Path, monkeypatch) ->
     site = tmp_path / "project" / ".venv" / "lib" / "python3.11" / "site-packages"
     monkeypatch.setattr(resources, "__file__", str(site / "robot_rl" / "resources.py"))
     assert source_checkout() is None
-    assert run_commit() == "unknown" and manifest_commit() is None
+    assert run_commit() == "unknown"
     # a checkout of robot_rl: the commit is recorded
     checkout = tmp_path / "robot_rl_checkout"
     (checkout / ".git").mkdir(parents=True)

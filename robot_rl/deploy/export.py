@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from robot_rl import runs
 from robot_rl.deploy import c_codegen, golden
-from robot_rl.deploy.manifest import SCHEMA, generic_layout, git_commit, versions, write_manifest
+from robot_rl.deploy.manifest import SCHEMA, generic_layout, write_manifest
 from robot_rl.deploy.onnx_scan import RANDOM_OPS
 from robot_rl.deploy.source import PolicySource, load_source
 from robot_rl.deploy.spec import PolicySpec, extract_spec
@@ -53,7 +54,7 @@ def export_policy(
     """Export a trained policy into ``out_dir`` (see module docstring); returns ``out_dir``.
 
     Args:
-        source: Run directory, model ``.zip``, a :class:`PolicySource` or a ``LoadedRun``.
+        source: Run directory, model ``.zip`` or a :class:`robot_rl.runs.LoadedRun`.
         out_dir: Bundle directory (replaced if it holds a previous bundle).
         formats: Subset of ``("onnx", "torchscript", "c")``; ``golden.npz`` and the manifest are
             always written.
@@ -203,20 +204,8 @@ def _as_source(source: Any, which: str) -> PolicySource:
         return source
     if isinstance(source, str | Path):
         return load_source(source, which=which)
-    if hasattr(source, "model") and hasattr(source, "algo"):  # robot_rl.train.run_dir.LoadedRun
-        return PolicySource(
-            source.model,
-            source.vecnormalize,
-            source.algo,
-            source.env_id,
-            dict(source.env_kwargs),
-            int(source.num_timesteps),
-            source.eval,
-            Path(source.run_dir),
-            Path(source.model_path),
-        )
     raise ValueError(
-        f"source must be a run dir, a model .zip, a PolicySource or a LoadedRun; got {type(source)}"
+        f"source must be a run dir, a model .zip or a robot_rl.runs.LoadedRun; got {type(source)}"
     )
 
 
@@ -398,6 +387,6 @@ def build_manifest(
         "golden": {"file": "golden.npz", "rows": rows},
         # Where the policy came from, for people; nothing on the robot side or in verify reads it.
         "provenance": {"run_dir": str(src.run_dir.resolve()), "model_path": str(src.model_path.resolve())},
-        "versions": versions(),
-        "git_commit": git_commit(),
+        "versions": runs.versions(),  # one source of truth with the run's versions.json
+        "git_commit": runs.git_commit(),
     }

@@ -1,8 +1,8 @@
-"""The robot side of the control loop: a small Protocol and a simulated implementation.
+"""SimHardware: the control loop's hardware interface on a simulated env.
 
-A real driver implements :class:`HardwareInterface` (three methods). :class:`SimHardware`
-implements it on top of a Gymnasium env (the PyBullet envs of robot_rl, or any env), so the whole
-deploy stack (runtime, safety filter, control loop) runs end to end in tests and in
+A real driver implements :class:`~robot_rl.deploy.interface.HardwareInterface` (three methods).
+:class:`SimHardware` implements it on top of a Gymnasium env (the PyBullet envs of robot_rl, or
+any env), so the whole deploy stack (runtime, safety filter, control loop) runs end to end in tests and in
 ``robot-rl deploy --hardware sim``.
 
 Simulated time advances exactly as the loop's time does: each ``write_action`` is one command
@@ -30,32 +30,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces as gym_spaces
 from numpy.typing import NDArray
 
+from robot_rl.deploy.interface import HardwareInterface
 
-@runtime_checkable
-class HardwareInterface(Protocol):
-    """What the control loop needs from a robot driver."""
-
-    def read_observation(self) -> tuple[Any, float]:
-        """Latest observation (array or dict of arrays, manifest layout) and its capture time.
-
-        The timestamp is in seconds on the same monotonic clock the loop uses
-        (``time.monotonic`` by default); the watchdog compares it with "now".
-        """
-        ...
-
-    def write_action(self, action: Any) -> None:
-        """Send one (already safety-filtered) action to the actuators."""
-        ...
-
-    def safe_stop(self) -> None:
-        """Bring the robot to a safe state (brakes, zero torque, ...); called on shutdown."""
-        ...
+__all__ = ["HardwareInterface", "SimFaults", "SimHardware"]
 
 
 @dataclass

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from robot_rl.deploy.hardware import HardwareInterface
+from robot_rl.deploy.interface import HardwareInterface
 from robot_rl.deploy.safety import Flag, SafetyFilter
 
 #: Overrun tick indices kept in :attr:`LoopStats.overrun_ticks` (the count is always exact).

@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import platform
-import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -173,43 +171,3 @@ def generic_layout(name: str, size: int, low: list[float], high: list[float]) ->
             "description": "no named layout: the env is not a robot_rl env; see its documentation",
         }
     ]
-
-
-def versions() -> dict[str, str]:
-    """Versions of the packages that produced the bundle."""
-    out = {"python": platform.python_version()}
-    for name in (
-        "robot_rl",
-        "torch",
-        "stable_baselines3",
-        "sb3_contrib",
-        "gymnasium",
-        "numpy",
-        "onnx",
-        "onnxruntime",
-    ):
-        try:
-            out[name] = str(__import__(name).__version__)
-        except (ImportError, AttributeError):
-            continue
-    return out
-
-
-def git_commit(cwd: Path | None = None) -> str | None:
-    """``git rev-parse HEAD`` of the robot_rl checkout (``None`` for an installed wheel).
-
-    Args:
-        cwd: The checkout to ask (default: the one robot_rl runs from, if any).
-    """
-    from robot_rl.resources import source_checkout
-
-    cwd = cwd or source_checkout()
-    if cwd is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None

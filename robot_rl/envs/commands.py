@@ -12,7 +12,9 @@ def describe(env_id: str) -> dict[str, Any]:
     """Build ``env_id`` once and describe its spaces, control period and episode limit."""
     import gymnasium as gym
 
-    import robot_rl  # noqa: F401
+    from robot_rl.envs.registration import register_all
+
+    register_all()
 
     env = gym.make(env_id, disable_env_checker=True)
     u: Any = env.unwrapped

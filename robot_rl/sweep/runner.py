@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
+from robot_rl import runs as rd
 from robot_rl.sweep.config import SweepConfig, sweep_from_dict
 from robot_rl.sweep.trial import TRIAL_JSON, TRIALS, trial_params, write_trial_info
-from robot_rl.train import run_dir as rd
 
 SWEEP_YAML = "sweep.yaml"
 TUNE_DIR = "tune"

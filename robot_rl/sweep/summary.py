@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from robot_rl import runs as rd
 from robot_rl.sweep.config import SweepConfig
 from robot_rl.sweep.trial import TRIAL_JSON, TRIALS
-from robot_rl.train import run_dir as rd
 
 
 @dataclass

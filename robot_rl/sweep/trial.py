@@ -21,8 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from robot_rl import runs as rd
 from robot_rl.sweep.config import SweepConfig
-from robot_rl.train import run_dir as rd
 
 TRIALS = "trials"
 TRIAL_JSON = "sweep_trial.json"

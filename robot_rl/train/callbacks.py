@@ -23,7 +23,7 @@ from typing import Any
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
-from robot_rl.train import run_dir as rd
+from robot_rl import runs as rd
 from robot_rl.train.evaluate import run_episodes
 
 LATEST = "latest.json"

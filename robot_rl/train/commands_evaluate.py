@@ -68,8 +68,8 @@ def eval_env_kwargs(
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the summary, write CSV/JSON (and a video)."""
+    from robot_rl.runs import load_run
     from robot_rl.train.evaluate import format_summary, run_episodes, write_csv, write_video
-    from robot_rl.train.run_dir import load_run
 
     if args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")

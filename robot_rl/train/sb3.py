@@ -1,6 +1,7 @@
 """Stable-Baselines3 glue: learner factory, vectorized envs, normalization and monitoring.
 
-* :func:`algo_class` maps ``ppo``/``sac``/``td3``/``dqn`` (SB3) and ``tqc`` (sb3-contrib) to classes.
+* :func:`~robot_rl.runs.algo_class` (re-exported here) maps ``ppo``/``sac``/``td3``/``dqn`` (SB3) and ``tqc``
+  (sb3-contrib) to classes.
 * :func:`make_vec_env` builds ``n_envs`` seeded copies, each ``Monitor``-wrapped so that the
   episode CSVs carry ``is_success`` and every task metric of ``info["metrics"]`` (flattened to
   ``metric_<name>`` by :class:`FlattenMetrics`), in a ``SubprocVecEnv`` or ``DummyVecEnv``.
@@ -20,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from robot_rl.runs import algo_class
 from robot_rl.train.config import Config
 
 METRIC_PREFIX = "metric_"
@@ -28,24 +30,6 @@ RESERVED_KWARGS = frozenset(
     {"policy", "env", "seed", "device", "verbose", "tensorboard_log", "policy_kwargs", "_init_setup_model"}
 )
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "gelu", "silu")
-
-
-def algo_class(name: str) -> Any:
-    """The SB3 class for an algorithm name.
-
-    Raises:
-        ValueError: Unknown name (the message lists the accepted names).
-    """
-    import stable_baselines3 as sb3
-
-    if name == "tqc":
-        from sb3_contrib import TQC
-
-        return TQC
-    table = {"ppo": sb3.PPO, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}
-    if name not in table:
-        raise ValueError(f"algo={name!r} is not accepted; choose one of ['ppo', 'sac', 'td3', 'tqc', 'dqn']")
-    return table[name]
 
 
 class FlattenMetrics(gym.Wrapper[Any, Any, Any, Any]):

@@ -17,7 +17,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from robot_rl.train import run_dir as rd
+from robot_rl import runs as rd
 from robot_rl.train.callbacks import (
     CheckpointCallback,
     Clock,

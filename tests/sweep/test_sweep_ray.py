@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from robot_rl.runs import load_run
 from robot_rl.train.config import load_config
-from robot_rl.train.run_dir import load_run
 from tests.sweep.conftest import base_config, write_sweep
 
 pytestmark = pytest.mark.xdist_group("ray")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from robot_rl.train import run_dir as rd
+from robot_rl import runs as rd
 from robot_rl.train.config import load_config
 from robot_rl.train.trainer import train
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from robot_rl import runs as rd
 from robot_rl.cli import main
-from robot_rl.train import run_dir as rd
 from robot_rl.train.config import config_from_dict
 from robot_rl.train.trainer import train
 from tests.train.conftest import pendulum_config

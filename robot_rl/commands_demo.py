@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> Path:
+    from robot_rl.runs import RUN_JSON, read_json
     from robot_rl.train.config import load_config
-    from robot_rl.train.run_dir import RUN_JSON, read_json
     from robot_rl.train.trainer import resume_config, train
 
     # The demo stops at the config's success threshold on held-out episodes (as the benchmark
@@ -69,9 +69,9 @@ def _train(args: argparse.Namespace) -> Path:
 
 
 def _evaluate(run: Path, episodes: int) -> tuple[dict[str, Any], Path | None]:
+    from robot_rl.runs import load_run
     from robot_rl.train.commands_evaluate import eval_env_kwargs
     from robot_rl.train.evaluate import DEFAULT_EVAL_SEED, run_episodes, write_csv, write_video
-    from robot_rl.train.run_dir import load_run
 
     loaded = load_run(run, which="best")
     kwargs = eval_env_kwargs(loaded.info, loaded.env_id, None, [])

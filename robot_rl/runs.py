@@ -1,6 +1,9 @@
 """The run directory: its layout, the files it holds, and :func:`load_run`.
 
-Layout (shared contract with ``robot_rl.deploy``)::
+The one reader and writer of run directories, below both ``robot_rl.train`` (which writes them)
+and ``robot_rl.deploy`` (which exports from them); neither imports the other.
+
+Layout::
 
     RUN_DIR/
       run.json              schema, env_id, env_kwargs, algo, seed, num_timesteps, status, ...
@@ -117,6 +120,26 @@ def git_commit() -> str:
     return sha + ("+dirty" if dirty else "")
 
 
+ALGOS = ("ppo", "sac", "td3", "tqc", "dqn")
+
+
+def algo_class(name: str) -> Any:
+    """The SB3 class for an algorithm name.
+
+    Raises:
+        ValueError: Unknown name (the message lists the accepted names).
+    """
+    if name not in ALGOS:
+        raise ValueError(f"algo={name!r} is not accepted; choose one of {list(ALGOS)}")
+    if name == "tqc":
+        from sb3_contrib import TQC
+
+        return TQC
+    import stable_baselines3 as sb3
+
+    return {"ppo": sb3.PPO, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}[name]
+
+
 @dataclass
 class LoadedRun:
     """A trained model with what is needed to run it.
@@ -204,8 +227,6 @@ def load_run(path: str | Path, which: str = "best") -> LoadedRun:
         ValueError: Unknown algorithm in ``run.json``.
     """
     import pickle
-
-    from robot_rl.train.sb3 import algo_class
 
     run_dir, model_path, vecnorm_path = resolve_model(path, which)
     info = read_json(run_dir / RUN_JSON)
