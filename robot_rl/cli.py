@@ -28,11 +28,15 @@ VERBS: dict[str, tuple[str, str]] = {
         "robot_rl.sweep.commands_sweep",
         "seeds and hyperparameter sweeps on Ray Tune + Optuna (needs robot_rl[ray])",
     ),
-    "evaluate": ("robot_rl.train.commands_evaluate", "evaluate a run or model on fresh seeded episodes"),
+    "evaluate": (
+        "robot_rl.train.commands_evaluate",
+        "evaluate a run, model or bundle (zoo:NAME) on fresh seeded episodes",
+    ),
     "plot": ("robot_rl.train.commands_plot", "plot learning curves of one or more runs"),
     "export": ("robot_rl.deploy.commands_export", "export a trained policy (ONNX, TorchScript, C)"),
     "verify": ("robot_rl.deploy.commands_verify", "verify an exported bundle against SB3"),
     "deploy": ("robot_rl.deploy.commands_deploy", "run an exported policy in the safe control loop"),
+    "zoo": ("robot_rl.commands_zoo", "list the pretrained policies (zoo:NAME) with their measured results"),
     "keygen": ("robot_rl.deploy.commands_keygen", "make an Ed25519 key pair to sign and trust bundles"),
 }
 

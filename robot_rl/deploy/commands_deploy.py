@@ -1,4 +1,4 @@
-"""``robot-rl deploy DIR --hardware sim [--duration S] [--config YAML] [--trust KEY.pub]``.
+"""``robot-rl deploy DIR|zoo:NAME --hardware sim [--duration S] [--config YAML] [--trust KEY.pub]``.
 
 Runs the exported ONNX policy at the bundle's policy rate, through the safety filter with the
 bundle's limits (a ``--config`` may only tighten them), in the fixed-rate control loop against the
@@ -20,7 +20,10 @@ FAULT_KINDS = ("stale", "nan", "slow")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bundle", type=Path, help="bundle directory written by robot-rl export")
+    parser.add_argument(
+        "bundle",
+        help="bundle directory written by robot-rl export, or a pretrained policy zoo:NAME (robot-rl zoo)",
+    )
     parser.add_argument(
         "--hardware", choices=["sim"], default="sim", help="robot interface (sim: the PyBullet env)"
     )
@@ -200,13 +203,16 @@ def overruns_outside_resets(stats: Any, summary: dict[str, Any]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from robot_rl.zoo import resolve_bundle
+
     if not args.duration > 0:
         raise ValueError(f"--duration must be > 0 seconds, got {args.duration}")
     faults = parse_faults(args.inject, slow_s=0.05)
-    runner, settings = prepare(args.bundle, args.config, args.command_hz, args.trust)  # refuse before driving
+    bundle = resolve_bundle(args.bundle)
+    runner, settings = prepare(bundle, args.config, args.command_hz, args.trust)  # refuse before driving
     print(format_settings(runner.policy_hz, settings), flush=True)
     stats, summary, _ = deploy_sim(
-        args.bundle, args.duration, args.config, args.command_hz, args.seed, faults, args.realtime, args.trust
+        bundle, args.duration, args.config, args.command_hz, args.seed, faults, args.realtime, args.trust
     )
     print(format_stats(stats, summary))
     return 0

@@ -1,4 +1,4 @@
-"""``robot-rl verify DIR [--episodes N]``: exit 1 on any failed check, report on stdout."""
+"""``robot-rl verify DIR|zoo:NAME [--episodes N]``: exit 1 on any failed check, report on stdout."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bundle", type=Path, help="bundle directory written by robot-rl export")
+    parser.add_argument(
+        "bundle",
+        help="bundle directory written by robot-rl export, or a pretrained policy zoo:NAME (robot-rl zoo)",
+    )
     parser.add_argument(
         "--episodes",
         type=int,
@@ -27,9 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from robot_rl.deploy.verify import verify_bundle
+    from robot_rl.zoo import resolve_bundle
 
     report = verify_bundle(
-        args.bundle, episodes=args.episodes, latency_calls=args.latency_calls, trusted_keys=args.trust
+        resolve_bundle(args.bundle),
+        episodes=args.episodes,
+        latency_calls=args.latency_calls,
+        trusted_keys=args.trust,
     )
     print(report.format())
     if args.json:

@@ -178,6 +178,21 @@ class PolicyRunner:
             return int(action[0])
         return np.asarray(action[0], np.float32)
 
+    def predict(
+        self, obs: NDArray[Any] | dict[str, NDArray[Any]], deterministic: bool = True
+    ) -> tuple[NDArray[np.float32] | int, None]:
+        """SB3's ``predict`` signature over :meth:`act`, so evaluation code runs a bundle like a model.
+
+        Raises:
+            ValueError: ``deterministic=False``: the exported graph holds the deterministic
+                action only (the mean, or the argmax), there is nothing to sample.
+        """
+        if not deterministic:
+            raise ValueError(
+                "an exported bundle holds the deterministic policy only; stochastic actions are not available"
+            )
+        return self.act(obs), None
+
     def act_batch(self, inputs: dict[str, NDArray[Any]]) -> NDArray[Any]:
         """Actions for a batch: ``inputs[name]`` has shape ``(n, size)``."""
         feed = {n: np.ascontiguousarray(inputs[n], dtype=np.float32) for n in self.input_names}

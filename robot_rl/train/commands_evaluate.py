@@ -1,9 +1,19 @@
-"""``robot-rl evaluate RUN_DIR_OR_MODEL [--episodes N] [--split test] [--seed S] [--video PATH] ...``."""
+"""``robot-rl evaluate SOURCE [--episodes N] [--split test] [--seed S] [--video PATH] ...``.
+
+SOURCE is a run directory or model ``.zip`` (the SB3 model, through the run's ``VecNormalize``
+statistics), or an exported bundle: a directory holding ``manifest.json`` or a pretrained name
+``zoo:NAME`` (:mod:`robot_rl.zoo`). A bundle is evaluated with its own ONNX policy through
+:class:`~robot_rl.deploy.runtime.PolicyRunner`, what a robot runs (normalization and action
+scaling are inside the graph), on the env the manifest names. Both go through the same
+:func:`~robot_rl.train.evaluate.run_episodes`, so the figures mean the same thing.
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +22,11 @@ from robot_rl.train.evaluate import DEFAULT_EVAL_SEED
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``robot-rl evaluate``."""
-    parser.add_argument("source", type=Path, help="run directory or model .zip (with run.json next to it)")
+    parser.add_argument(
+        "source",
+        help="run directory, model .zip (with run.json next to it), exported bundle directory, "
+        "or a pretrained policy zoo:NAME (robot-rl zoo lists them); bundles run their ONNX policy",
+    )
     parser.add_argument("--episodes", type=int, default=100, help="episodes (default 100)")
     parser.add_argument(
         "--split", help="env split for envs that have one (navigation: train/val/test; default test)"
@@ -23,8 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_EVAL_SEED,
         help=f"first episode seed (default {DEFAULT_EVAL_SEED})",
     )
-    parser.add_argument("--which", choices=["best", "final"], default="best", help="model of a run dir")
-    parser.add_argument("--stochastic", action="store_true", help="sample actions instead of the mean/argmax")
+    parser.add_argument(
+        "--which", choices=["best", "final"], default="best", help="model of a run dir (not for bundles)"
+    )
+    parser.add_argument(
+        "--stochastic",
+        action="store_true",
+        help="sample actions instead of the mean/argmax (SB3 models only; a bundle is deterministic)",
+    )
     parser.add_argument(
         "--set-env",
         dest="env_sets",
@@ -39,8 +59,95 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--video-episodes", default="0,1", help="comma-separated episode indices (default 0,1)"
     )
-    parser.add_argument("--csv", type=Path, help="per-episode rows (default RUN_DIR/eval/episodes.csv)")
-    parser.add_argument("--json", type=Path, help="summary JSON (default RUN_DIR/eval/summary.json)")
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        help="per-episode rows (default RUN_DIR/eval/episodes.csv; bundles: ./runs/eval/NAME/episodes.csv)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="summary JSON (default RUN_DIR/eval/summary.json; bundles: ./runs/eval/NAME/summary.json)",
+    )
+
+
+@dataclass
+class EvalSource:
+    """What to evaluate: a policy with SB3's ``predict`` and where it came from.
+
+    Attributes:
+        model: An SB3 model, or a :class:`~robot_rl.deploy.runtime.PolicyRunner` for a bundle.
+        env_id: The env it was trained on.
+        info: ``run.json`` (or, for a bundle, ``{"env_kwargs": manifest env kwargs}``).
+        vecnormalize: The run's ``VecNormalize`` (None for a bundle: it is inside the graph).
+        label: What the summary records as ``model`` (model zip, or the bundle's ONNX file).
+        num_timesteps: Training steps of the model (None if unknown).
+        out_dir: Default directory of the CSV and JSON.
+        extra: Summary fields that describe the source (bundle, manifest hash, policy runtime).
+    """
+
+    model: Any
+    env_id: str
+    info: dict[str, Any]
+    vecnormalize: Any
+    label: str
+    num_timesteps: int | None
+    out_dir: Path
+    extra: dict[str, Any]
+
+
+def is_bundle(source: str) -> bool:
+    """Whether ``source`` names an exported bundle: ``zoo:NAME`` or a directory with manifest.json."""
+    from robot_rl.zoo import is_zoo_name
+
+    return is_zoo_name(source) or (Path(source) / "manifest.json").is_file()
+
+
+def load_source(source: str, which: str = "best") -> EvalSource:
+    """Load a run/model (SB3) or a bundle / ``zoo:NAME`` (ONNX through PolicyRunner).
+
+    Raises:
+        FileNotFoundError: unknown pretrained name (listing the names), missing run or bundle.
+        ValueError: a bundle that fails its hash or ONNX checks.
+    """
+    if is_bundle(source):
+        # the deploy runtime needs numpy + onnxruntime only; imported here, for bundles alone
+        from robot_rl.deploy.runtime import PolicyRunner
+        from robot_rl.zoo import is_zoo_name, resolve_bundle
+
+        bundle = resolve_bundle(source)
+        runner = PolicyRunner(bundle)  # refuses modified, missing or unlisted files
+        env = runner.manifest["env"]
+        name = source.removeprefix("zoo:") if is_zoo_name(source) else bundle.resolve().name
+        manifest_bytes = (bundle / "manifest.json").read_bytes()
+        return EvalSource(
+            model=runner,
+            env_id=str(env["id"]),
+            info={"env_kwargs": dict(env.get("kwargs", {}))},
+            vecnormalize=None,
+            label=str(bundle / runner.manifest.get("onnx", {}).get("file", "policy.onnx")),
+            num_timesteps=runner.manifest.get("num_timesteps"),
+            out_dir=Path("runs") / "eval" / name,
+            extra={
+                "source": source,
+                "policy": "bundle ONNX (robot_rl.deploy.runtime.PolicyRunner)",
+                "bundle": str(bundle),
+                "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+            },
+        )
+    from robot_rl.train.run_dir import load_run
+
+    loaded = load_run(Path(source), which=which)
+    return EvalSource(
+        model=loaded.model,
+        env_id=loaded.env_id,
+        info=loaded.info,
+        vecnormalize=loaded.vecnormalize,
+        label=str(loaded.model_path),
+        num_timesteps=loaded.num_timesteps,
+        out_dir=loaded.run_dir / "eval",
+        extra={},
+    )
 
 
 def eval_env_kwargs(
@@ -79,29 +186,35 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--video-episodes must be comma-separated integers, got {args.video_episodes!r}"
         ) from exc
-    loaded = load_run(args.source, which=args.which)
-    kwargs = eval_env_kwargs(loaded.info, loaded.env_id, args.split, args.env_sets)
+    if args.stochastic and is_bundle(args.source):
+        raise ValueError(
+            "--stochastic needs an SB3 model: a bundle holds the deterministic policy only "
+            "(evaluate the run directory instead)"
+        )
+    src = load_source(args.source, which=args.which)
+    kwargs = eval_env_kwargs(src.info, src.env_id, args.split, args.env_sets)
     result = run_episodes(
-        loaded.model, loaded.env_id, kwargs, args.episodes, args.seed,
-        vecnormalize=loaded.vecnormalize, deterministic=not args.stochastic,
+        src.model, src.env_id, kwargs, args.episodes, args.seed,
+        vecnormalize=src.vecnormalize, deterministic=not args.stochastic,
         video_episodes=tuple(i for i in chosen if i < args.episodes),
     )  # fmt: skip
     summary = {
         **result.summary,
-        "env_id": loaded.env_id,
+        "env_id": src.env_id,
         "env_kwargs": kwargs,
-        "model": str(loaded.model_path),
-        "num_timesteps": loaded.num_timesteps,
+        "model": src.label,
+        "num_timesteps": src.num_timesteps,
         "seed": args.seed,
         "deterministic": not args.stochastic,
+        **src.extra,
     }
-    out_dir = loaded.run_dir / "eval"
-    csv_path = args.csv or out_dir / "episodes.csv"
-    json_path = args.json or out_dir / "summary.json"
+    csv_path = args.csv or src.out_dir / "episodes.csv"
+    json_path = args.json or src.out_dir / "summary.json"
     write_csv(result.rows, csv_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"{loaded.env_id} {kwargs} | {loaded.model_path} ({loaded.num_timesteps} steps)")
+    steps = f"{src.num_timesteps} steps" if src.num_timesteps is not None else "steps unknown"
+    print(f"{src.env_id} {kwargs} | {src.label} ({steps})")
     print(format_summary(result.summary))
     print(f"episodes: {csv_path}\nsummary:  {json_path}")
     if args.video:
