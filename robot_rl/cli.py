@@ -29,7 +29,7 @@ VERBS: dict[str, tuple[str, str]] = {
         "seeds and hyperparameter sweeps on Ray Tune + Optuna (needs robot_rl[ray])",
     ),
     "evaluate": (
-        "robot_rl.train.commands_evaluate",
+        "robot_rl.commands_evaluate",
         "evaluate a run, model or bundle (zoo:NAME) on fresh seeded episodes",
     ),
     "plot": ("robot_rl.train.commands_plot", "plot learning curves of one or more runs"),

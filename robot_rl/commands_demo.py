@@ -70,8 +70,13 @@ def _train(args: argparse.Namespace) -> Path:
 
 def _evaluate(run: Path, episodes: int) -> tuple[dict[str, Any], Path | None]:
     from robot_rl.runs import load_run
-    from robot_rl.train.commands_evaluate import eval_env_kwargs
-    from robot_rl.train.evaluate import DEFAULT_EVAL_SEED, run_episodes, write_csv, write_video
+    from robot_rl.train.evaluate import (
+        DEFAULT_EVAL_SEED,
+        eval_env_kwargs,
+        run_episodes,
+        write_csv,
+        write_video,
+    )
 
     loaded = load_run(run, which="best")
     kwargs = eval_env_kwargs(loaded.info, loaded.env_id, None, [])

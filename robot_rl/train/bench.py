@@ -44,9 +44,8 @@ def bench_one(config: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Train one config file from scratch, evaluate its best model; return the figures."""
     from robot_rl.resources import config_arg
     from robot_rl.runs import load_run, read_json
-    from robot_rl.train.commands_evaluate import eval_env_kwargs
     from robot_rl.train.config import load_config
-    from robot_rl.train.evaluate import DEFAULT_EVAL_SEED, run_episodes
+    from robot_rl.train.evaluate import DEFAULT_EVAL_SEED, eval_env_kwargs, run_episodes
     from robot_rl.train.trainer import train
 
     overrides = [

@@ -1,7 +1,8 @@
 """Honest evaluation: deterministic policy on fresh seeded episodes, Wilson interval, CSV, video.
 
-Episode ``i`` is reset with seed ``seed + i``; the default evaluation seeds (``1_000_000`` and up)
-never coincide with the training seeds (``train.seed + env index``), and navigation envs are
+Episode ``i`` is reset with seed ``seed + i``; the default evaluation seeds (``2_000_000`` and up)
+never coincide with the training seeds (``train.seed + env index``) nor with the seeds the best
+model is selected on (``train.eval_seed`` = 1,000,000 and up), and navigation envs are
 evaluated on their ``test`` split by default. Observations go through the run's saved
 ``VecNormalize`` statistics exactly as in training (``normalize_obs``, no update).
 """
@@ -20,7 +21,11 @@ import numpy as np
 
 from robot_rl.train.sb3 import METRIC_PREFIX, FlattenMetrics, probe_metric_keys
 
-DEFAULT_EVAL_SEED = 1_000_000
+#: First seed of reported evaluations (robot-rl evaluate, demo, bench train). Training selects its
+#: best model on seeds from ``train.eval_seed`` (1,000,000) on; reported episodes start a million
+#: seeds later so they are never the episodes the model was selected on (navigation also changes
+#: split: selection on val, reports on test).
+DEFAULT_EVAL_SEED = 2_000_000
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -209,3 +214,24 @@ def format_summary(summary: dict[str, Any]) -> str:
     ]
     lines += [f"{k:<13} {v:.4g}" for k, v in summary.get("metrics", {}).items()]
     return "\n".join(lines)
+
+
+def eval_env_kwargs(
+    run_info: dict[str, Any], env_id: str, split: str | None, sets: list[str]
+) -> dict[str, Any]:
+    """Env kwargs for evaluation: the run's eval kwargs, the split (``test`` by default) and overrides."""
+    import yaml
+
+    kwargs = dict(run_info.get("eval_env_kwargs", run_info.get("env_kwargs", {})))
+    if split is not None:
+        if not accepts_kwarg(env_id, "split"):
+            raise ValueError(f"--split given but {env_id} has no 'split' argument")
+        kwargs["split"] = split
+    elif accepts_kwarg(env_id, "split"):
+        kwargs["split"] = "test"
+    for item in sets:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set-env expects KEY=VALUE, got {item!r}")
+        kwargs[key] = yaml.safe_load(text)
+    return kwargs

@@ -52,3 +52,18 @@ def test_accepts_kwarg() -> None:
 
     assert accepts_kwarg("robot_rl/MobileNav-v0", "split")
     assert not accepts_kwarg("robot_rl/PandaGrasp-v0", "split")
+
+
+def test_reported_episodes_are_never_the_selection_episodes() -> None:
+    """evaluate/demo/bench report on seeds disjoint from every shipped config's selection seeds."""
+    from robot_rl.resources import shipped_configs
+    from robot_rl.train.config import load_config
+    from robot_rl.train.evaluate import DEFAULT_EVAL_SEED
+
+    reported = range(DEFAULT_EVAL_SEED, DEFAULT_EVAL_SEED + 10_000)
+    configs = shipped_configs("train")
+    assert configs
+    for shipped in configs:
+        t = load_config(shipped.path).train
+        selected = range(t.eval_seed, t.eval_seed + t.eval_episodes)
+        assert not set(selected) & set(reported), shipped.name

@@ -135,7 +135,7 @@ def load_source(source: str, which: str = "best") -> EvalSource:
                 "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
             },
         )
-    from robot_rl.train.run_dir import load_run
+    from robot_rl.runs import load_run
 
     loaded = load_run(Path(source), which=which)
     return EvalSource(
@@ -150,33 +150,9 @@ def load_source(source: str, which: str = "best") -> EvalSource:
     )
 
 
-def eval_env_kwargs(
-    run_info: dict[str, Any], env_id: str, split: str | None, sets: list[str]
-) -> dict[str, Any]:
-    """Env kwargs for evaluation: the run's eval kwargs, the split (``test`` by default) and overrides."""
-    import yaml
-
-    from robot_rl.train.evaluate import accepts_kwarg
-
-    kwargs = dict(run_info.get("eval_env_kwargs", run_info.get("env_kwargs", {})))
-    if split is not None:
-        if not accepts_kwarg(env_id, "split"):
-            raise ValueError(f"--split given but {env_id} has no 'split' argument")
-        kwargs["split"] = split
-    elif accepts_kwarg(env_id, "split"):
-        kwargs["split"] = "test"
-    for item in sets:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set-env expects KEY=VALUE, got {item!r}")
-        kwargs[key] = yaml.safe_load(text)
-    return kwargs
-
-
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the summary, write CSV/JSON (and a video)."""
-    from robot_rl.runs import load_run
-    from robot_rl.train.evaluate import format_summary, run_episodes, write_csv, write_video
+    from robot_rl.train.evaluate import eval_env_kwargs, format_summary, run_episodes, write_csv, write_video
 
     if args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
