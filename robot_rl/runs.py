@@ -121,6 +121,10 @@ def git_commit() -> str:
 
 
 ALGOS = ("ppo", "sac", "td3", "tqc", "dqn")
+#: Activation functions a run's policy may use, name in the config -> torch.nn class name. These
+#: are the ones the exporter implements (ONNX, TorchScript, C): the training config refuses any
+#: other before training starts, instead of the export refusing it after a whole training run.
+ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "elu": "ELU", "leaky_relu": "LeakyReLU"}
 
 
 def algo_class(name: str) -> Any:

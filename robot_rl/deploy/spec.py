@@ -21,8 +21,11 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
-#: Activations the exporters implement (torch module class name -> spec name).
-ACTIVATIONS = {"Tanh": "tanh", "ReLU": "relu", "ELU": "elu", "LeakyReLU": "leaky_relu"}
+from robot_rl.runs import ACTIVATIONS as RUN_ACTIVATIONS
+
+#: Activations the exporters implement (torch module class name -> spec name); the one list is
+#: :data:`robot_rl.runs.ACTIVATIONS`, which the training config checks too.
+ACTIVATIONS = {cls: name for name, cls in RUN_ACTIVATIONS.items()}
 #: Post-processing kinds: clip (PPO Box), tanh_unscale (SAC/TD3/TQC), argmax (DQN, PPO Discrete).
 POSTPROCESS = ("clip", "tanh_unscale", "argmax")
 ALGOS = ("ppo", "sac", "td3", "tqc", "dqn")

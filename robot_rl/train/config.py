@@ -325,6 +325,15 @@ def _check_semantics(cfg: Config) -> None:
             "train.demo_episodes > 0 and train.demo_controller ('module:Class') go together; "
             f"got demo_episodes={cfg.train.demo_episodes}, demo_controller={cfg.train.demo_controller!r}"
         )
+    act = cfg.algo.policy_kwargs.get("activation_fn")
+    if act is not None:
+        from robot_rl.runs import ACTIVATIONS
+
+        if act not in ACTIVATIONS:
+            raise ValueError(
+                f"algo.policy_kwargs.activation_fn={act!r} is not accepted; choose one of "
+                f"{list(ACTIVATIONS)} (the activations robot-rl export implements in ONNX, TorchScript and C)"
+            )
     if not cfg.name or "/" in cfg.name:
         raise ValueError(f"name={cfg.name!r} is not accepted; expected a non-empty name without '/'")
 

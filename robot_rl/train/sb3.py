@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from robot_rl.runs import algo_class
+from robot_rl.runs import ACTIVATIONS, algo_class
 from robot_rl.train.config import Config
 
 METRIC_PREFIX = "metric_"
@@ -29,7 +29,6 @@ METRIC_PREFIX = "metric_"
 RESERVED_KWARGS = frozenset(
     {"policy", "env", "seed", "device", "verbose", "tensorboard_log", "policy_kwargs", "_init_setup_model"}
 )
-ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "gelu", "silu")
 
 
 class FlattenMetrics(gym.Wrapper[Any, Any, Any, Any]):
@@ -174,18 +173,8 @@ def _policy_kwargs(raw: dict[str, Any]) -> dict[str, Any]:
 
     out = dict(raw)
     act = out.get("activation_fn")
-    if act is not None:
-        table = {
-            "relu": nn.ReLU,
-            "tanh": nn.Tanh,
-            "elu": nn.ELU,
-            "leaky_relu": nn.LeakyReLU,
-            "gelu": nn.GELU,
-            "silu": nn.SiLU,
-        }
-        if act not in table:
-            raise ValueError(f"algo.policy_kwargs.activation_fn={act!r}; choose one of {list(ACTIVATIONS)}")
-        out["activation_fn"] = table[act]
+    if act is not None:  # validated by the config (robot_rl.train.config): an exportable one
+        out["activation_fn"] = getattr(nn, ACTIVATIONS[act])
     return out
 
 

@@ -70,6 +70,15 @@ def test_her_needs_an_off_policy_continuous_learner() -> None:
         config_from_dict(minimal(algo={"name": "ppo", "her": {"enabled": True}}))
 
 
+@pytest.mark.parametrize("act", ["gelu", "silu", "swish"])
+def test_activations_the_exporter_cannot_implement_are_refused_before_training(act: str) -> None:
+    accepted = r"\['relu', 'tanh', 'elu', 'leaky_relu'\] \(the activations robot-rl export"
+    with pytest.raises(ValueError, match=rf"activation_fn='{act}' is not accepted; choose one of {accepted}"):
+        config_from_dict(minimal(algo={"name": "ppo", "policy_kwargs": {"activation_fn": act}}))
+    cfg = config_from_dict(minimal(algo={"name": "ppo", "policy_kwargs": {"activation_fn": "elu"}}))
+    assert cfg.algo.policy_kwargs["activation_fn"] == "elu"
+
+
 def test_overrides_parse_yaml_values_and_create_nested_keys() -> None:
     raw = apply_overrides(
         minimal(),
