@@ -29,7 +29,10 @@ C_P99_TARGET_US = 10.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "bundle", nargs="?", type=Path, default=Path("exports/demo"), help="default exports/demo"
+        "bundle",
+        nargs="?",
+        default="exports/demo",
+        help="bundle directory or pretrained zoo:NAME (default exports/demo)",
     )
     parser.add_argument("--calls", type=int, default=10_000, help="policy calls timed per runtime")
     parser.add_argument(
@@ -134,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.calls < 100 or args.loop_seconds < 0 or args.memory_every <= 0:
         raise ValueError("--calls must be >= 100, --loop-seconds >= 0 and --memory-every > 0 s")
+    from robot_rl.zoo import resolve_bundle
+
+    args.bundle = resolve_bundle(args.bundle)
     runner, settings = prepare(args.bundle, args.config, args.command_hz)
     manifest = runner.manifest
     env_id = manifest["env"]["id"]

@@ -96,3 +96,13 @@ def test_parse_faults() -> None:
         parse_faults(["nan"], 0.0)
     with pytest.raises(ValueError, match="choose one of"):
         parse_faults(["fire@1"], 0.0)
+
+
+def test_bench_deploy_takes_a_pretrained_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "deploy", "zoo:grasp_ppo", "--calls", "200", "--loop-seconds", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "policies/grasp_ppo/bundle (ppo on robot_rl/PandaGrasp-v0)" in text and "onnxruntime  p50" in text
+    assert main(["bench", "deploy", "zoo:nope", "--loop-seconds", "0"]) == 2
+    assert (
+        "no pretrained policy is called 'nope'; pretrained policies: zoo:grasp_ppo" in capsys.readouterr().err
+    )
