@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +112,11 @@ class Task(ABC):
         self.robot = robot
 
     @abstractmethod
-    def reset(self, np_random: np.random.Generator) -> None:
-        """Re-pose the scene for a new episode (called after the robot's reset)."""
+    def reset(self, np_random: np.random.Generator, options: Mapping[str, Any] | None = None) -> None:
+        """Re-pose the scene for a new episode (called after the robot's reset).
+
+        ``options`` are the env's validated ``reset(options=...)`` (e.g. a pinned layout seed).
+        """
 
     @abstractmethod
     def observe(self) -> dict[str, FloatArray]:
@@ -281,7 +285,7 @@ class RobotTaskEnv(gym.Env[Any, Any]):
     ) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
         self.robot.reset(self.np_random)
-        self.task.reset(self.np_random)
+        self.task.reset(self.np_random, options)
         self._prev_action = np.zeros(self.action_layout.size, dtype=np.float32)
         self._pending = deque(
             np.zeros(self.action_layout.size, np.float32) for _ in range(self.action_latency_steps)

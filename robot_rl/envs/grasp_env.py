@@ -150,14 +150,13 @@ class PandaGraspEnv(RobotTaskEnv):
         task = self._task_class(
             sim, robot, objects=objects, spawn_center=SPAWN_CENTER, spawn_half_width=SPAWN_HALF_WIDTH,
             table_bounds=TABLE_BOUNDS, table_z=TABLE_Z, hold_steps=timing.steps_for(HOLD_SECONDS),
-            reward_type=reward_type,
+            max_episode_steps=timing.steps_for(max_episode_seconds), reward_type=reward_type,
         )  # fmt: skip
         self._setup(
             sim=sim, timing=timing, robot=robot, task=task, max_episode_seconds=max_episode_seconds,
             render_mode=render_mode, obs_noise_std=DR_OBS_NOISE_STD if randomize else 0.0,
             action_latency_steps=DR_ACTION_LATENCY_STEPS if randomize else 0,
         )  # fmt: skip
-        task.max_episode_steps = self.max_episode_steps
 
     # ------------------------------------------------------------------ observations
     def _observation(self) -> Any:

@@ -156,8 +156,7 @@ class MobileNavEnv(RobotTaskEnv):
                 raise ValueError(
                     f"layout_seed={s!r} is outside the {self.task.config.split!r} split [{lo}, {hi})"
                 )
-            self.task.next_layout_seed = int(s)
-        obs, info = super().reset(seed=seed)
+        obs, info = super().reset(seed=seed, options=options)
         assert self.task.layout is not None and self.task.episode is not None
         info["layout_seed"] = self.task.layout.seed
         info["geodesic_distance"] = self.task.episode.geodesic

@@ -25,7 +25,7 @@ class Puck(Robot):
         sim.changeDynamics(self.body, -1, lateralFriction=0.0)
         self.applied: list[np.ndarray] = []
 
-    def reset(self, np_random: np.random.Generator) -> None:
+    def reset(self, np_random: np.random.Generator, options: Any = None) -> None:
         x, y = np_random.uniform(-0.5, 0.5, 2)
         self.sim.resetBasePositionAndOrientation(self.body, [x, y, 0.025], [0, 0, 0, 1])
         self.sim.resetBaseVelocity(self.body, [0, 0, 0], [0, 0, 0])
@@ -43,7 +43,7 @@ class Puck(Robot):
 class ReachOrigin(Task):
     obs_layout = VectorLayout([Field("distance", 1, "m", 0, 20)])
 
-    def reset(self, np_random: np.random.Generator) -> None:
+    def reset(self, np_random: np.random.Generator, options: Any = None) -> None:
         pass
 
     def _distance(self) -> float:

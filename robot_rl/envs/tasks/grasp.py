@@ -26,6 +26,7 @@ the original goal.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,7 @@ class GraspTask(Task):
         table_bounds: ((x_min, y_min), (x_max, y_max)) of the table top (m).
         table_z: Height of the table top (m).
         hold_steps: Control steps the grasp-and-lift must last for success.
+        max_episode_steps: The env's episode limit in control steps (a drop costs the steps left).
         reward_type: ``"dense"`` or ``"sparse"``.
     """
 
@@ -109,6 +111,7 @@ class GraspTask(Task):
         table_bounds: tuple[tuple[float, float], tuple[float, float]],
         table_z: float,
         hold_steps: int,
+        max_episode_steps: int,
         reward_type: str = "dense",
     ) -> None:
         super().__init__(sim, robot)
@@ -124,7 +127,7 @@ class GraspTask(Task):
         self.table_z = float(table_z)
         self.hold_steps = int(hold_steps)
         self.reward_type = reward_type
-        self.max_episode_steps = 1_000_000  # set by the env once the time limit is known
+        self.max_episode_steps = int(max_episode_steps)  # the env's time limit (dropping costs the rest)
         self.object: ActiveObject | None = None
         self._zero3 = [0.0, 0.0, 0.0]
         self._reset_counters()
@@ -137,7 +140,7 @@ class GraspTask(Task):
         self._rest_z = 0.0
 
     # ------------------------------------------------------------------ episode
-    def reset(self, np_random: np.random.Generator) -> None:
+    def reset(self, np_random: np.random.Generator, options: Mapping[str, Any] | None = None) -> None:
         """Draw the object, put it upright at a random spot and yaw in the spawn square."""
         self.object = self.objects.activate(np_random)
         xy = self.spawn_center + np_random.uniform(-self.spawn_half_width, self.spawn_half_width, 2)
@@ -246,7 +249,7 @@ class GraspGoalTask(GraspTask, GoalTask):
         super().__init__(sim, robot, **kwargs)
         self._goal = np.zeros(3)
 
-    def reset(self, np_random: np.random.Generator) -> None:
+    def reset(self, np_random: np.random.Generator, options: Mapping[str, Any] | None = None) -> None:
         """Place the object, then draw a goal 0.10-0.20 m above a point within 5 cm of it."""
         super().reset(np_random)
         offset = np_random.uniform(-0.05, 0.05, 2)

@@ -20,7 +20,9 @@ Success terminates the episode; collisions are counted (contact onsets) and term
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +94,6 @@ class NavigateTask(Task):
                 Field("waypoint_bearing", 2, "1", -1.0, 1.0, "cos, sin of the waypoint bearing, robot frame"),
             ]
         self.obs_layout = VectorLayout(fields)
-        self.next_layout_seed: int | None = None
         self.layout: NavLayout | None = None
         self.episode: NavEpisode | None = None
         self.path: list[tuple[float, float]] = []
@@ -105,9 +106,10 @@ class NavigateTask(Task):
         sim.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
 
     # ------------------------------------------------------------------ reset
-    def reset(self, np_random: np.random.Generator) -> None:
+    def reset(self, np_random: np.random.Generator, options: Mapping[str, Any] | None = None) -> None:
+        """New layout (or ``options["layout_seed"]``, validated by the env) and start/goal pair."""
         lo, hi = SPLIT_SEEDS[self.config.split]
-        pinned, self.next_layout_seed = self.next_layout_seed, None
+        pinned = (options or {}).get("layout_seed")
         for _ in range(20):
             seed = pinned if pinned is not None else int(np_random.integers(lo, hi))
             layout = generate_layout(seed, self.layout_config)
