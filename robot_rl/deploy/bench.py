@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         print("  " + format_settings(runner.policy_hz, settings))
         with MemorySampler(args.memory_every) as memory:
             stats, summary, _ = deploy_sim(
-                args.bundle, args.loop_seconds, args.config, args.command_hz, realtime=args.realtime
+                args.bundle, args.loop_seconds, realtime=args.realtime, prepared=(runner, settings)
             )
         print("  " + format_stats(stats, summary).replace("\n", "\n  "))
         print(f"  {memory.report()}; idle-time gc runs {stats.gc_runs}, longest {stats.gc_max_us:.0f} us")

@@ -124,17 +124,20 @@ def deploy_sim(
     trusted_keys: list[Path] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    prepared: tuple[Any, dict[str, Any]] | None = None,
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Run the bundle on SimHardware; returns (LoopStats, task summary, effective settings).
 
     ``clock`` and ``sleep`` drive both the loop and the simulated robot (inject them in tests).
+    ``prepared`` is what :func:`prepare` returned for the same arguments, if the caller already
+    opened and checked the bundle (then it is not hashed and loaded a second time).
     """
     from robot_rl.deploy.export import _make_env
     from robot_rl.deploy.hardware import SimHardware
     from robot_rl.deploy.loop import ControlLoop
     from robot_rl.deploy.safety import SafetyConfig, SafetyFilter
 
-    runner, settings = prepare(bundle, config_path, command_hz, trusted_keys)
+    runner, settings = prepared or prepare(bundle, config_path, command_hz, trusted_keys)
     hz = float(settings["command_hz"])
     every = round(hz / runner.policy_hz)
     safety = SafetyFilter(SafetyConfig.from_manifest(runner.manifest, settings))
@@ -209,10 +212,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--duration must be > 0 seconds, got {args.duration}")
     faults = parse_faults(args.inject, slow_s=0.05)
     bundle = resolve_bundle(args.bundle)
-    runner, settings = prepare(bundle, args.config, args.command_hz, args.trust)  # refuse before driving
-    print(format_settings(runner.policy_hz, settings), flush=True)
+    prepared = prepare(bundle, args.config, args.command_hz, args.trust)  # refuse before driving
+    print(format_settings(prepared[0].policy_hz, prepared[1]), flush=True)
     stats, summary, _ = deploy_sim(
-        bundle, args.duration, args.config, args.command_hz, args.seed, faults, args.realtime, args.trust
+        bundle, args.duration, seed=args.seed, faults=faults, realtime=args.realtime, prepared=prepared
     )
     print(format_stats(stats, summary))
     return 0
