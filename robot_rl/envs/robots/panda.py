@@ -17,6 +17,7 @@ gripper points straight down with the fingers closing along world y.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import tempfile
@@ -87,7 +88,8 @@ def lowpoly_panda_urdf() -> str:
     The stock visual meshes have ~120k triangles, which makes TinyRenderer take ~100 ms for an
     84x84 image on a loaded CPU; the collision meshes (~3.5k triangles) are what the physics sees
     anyway. Physics (collision shapes, inertias, joints) is unchanged. Written once per user into
-    the temp directory, atomically, so parallel workers can share it.
+    the temp directory, atomically, so parallel workers can share it; the file name carries a hash
+    of its content, so two installations (other pybullet_data paths) never overwrite each other's.
     """
     source = Path(PYBULLET_DATA) / PANDA_URDF
     meshes = source.parent / "meshes"
@@ -96,7 +98,8 @@ def lowpoly_panda_urdf() -> str:
     text = text.replace("package://meshes/", f"{meshes}/")
     folder = Path(tempfile.gettempdir()) / f"robot_rl_{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "panda_lowpoly.urdf"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    target = folder / f"panda_lowpoly_{digest}.urdf"
     if not target.exists() or target.read_text() != text:
         scratch = folder / f"panda_lowpoly.{os.getpid()}.tmp"
         scratch.write_text(text)
