@@ -18,6 +18,8 @@ from typing import Any
 import gymnasium as gym
 
 from robot_rl import runs as rd
+from robot_rl.configfile import apply_overrides, read_yaml_mapping
+from robot_rl.errors import InputError, MissingInputError
 from robot_rl.train.callbacks import (
     CheckpointCallback,
     Clock,
@@ -29,7 +31,7 @@ from robot_rl.train.callbacks import (
     load_state,
     save_final,
 )
-from robot_rl.train.config import Config, apply_overrides, config_from_dict, dump_config
+from robot_rl.train.config import Config, config_from_dict, dump_config
 from robot_rl.train.sb3 import (
     algo_class,
     algo_kwargs,
@@ -60,9 +62,9 @@ def check_env(cfg: Config) -> tuple[Any, Any]:
         try:
             env = gym.make(cfg.env.id, **kwargs)
         except gym.error.Error as exc:
-            raise ValueError(f"env.id={cfg.env.id!r}: {exc}") from exc
+            raise InputError(f"env.id={cfg.env.id!r}: {exc}") from exc
         except TypeError as exc:
-            raise ValueError(f"env.kwargs {kwargs} rejected by {cfg.env.id}: {exc}") from exc
+            raise InputError(f"env.kwargs {kwargs} rejected by {cfg.env.id}: {exc}") from exc
         spaces = env.observation_space, env.action_space
         episode_steps = getattr(env.unwrapped, "max_episode_steps", None) or (
             env.spec and env.spec.max_episode_steps
@@ -70,7 +72,7 @@ def check_env(cfg: Config) -> tuple[Any, Any]:
         env.close()
     starts = int(cfg.algo.kwargs.get("learning_starts", 100))
     if cfg.algo.her.enabled and episode_steps and starts < cfg.env.n_envs * episode_steps:
-        raise ValueError(
+        raise InputError(
             f"algo.kwargs.learning_starts={starts} is too small for HER: it must be >= n_envs x episode "
             f"length = {cfg.env.n_envs} x {episode_steps} so that the first episodes are complete"
         )
@@ -81,11 +83,11 @@ def prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
     """Refuse to clobber an existing run unless ``resume`` or ``overwrite``."""
     if resume:
         if not (run / rd.RUN_JSON).is_file():
-            raise FileNotFoundError(f"cannot resume: {run / rd.RUN_JSON} not found")
+            raise MissingInputError(f"cannot resume: {run / rd.RUN_JSON} not found")
         return
     if run.exists() and any(run.iterdir()):
         if not overwrite:
-            raise ValueError(
+            raise InputError(
                 f"run directory {run} already exists; pass --resume to continue it, "
                 f"--overwrite to replace it, or choose another --run-dir"
             )
@@ -94,9 +96,7 @@ def prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
 
 def resume_config(run: Path, overrides: list[str]) -> Config:
     """The resolved config saved in a run, with ``--set`` overrides (e.g. a longer budget)."""
-    import yaml
-
-    raw = yaml.safe_load((run / "config.yaml").read_text())
+    raw = read_yaml_mapping(run / "config.yaml", "resolved config of the run", f"is {run} a run directory?")
     return config_from_dict(apply_overrides(raw, overrides))
 
 
@@ -145,7 +145,7 @@ def train(
     prepare_run_dir(run, resume, overwrite)
     ckpt = latest_checkpoint(run / rd.CHECKPOINTS) if resume else None
     if resume and ckpt is None and not (run / rd.MODEL).is_file():
-        raise FileNotFoundError(f"cannot resume: no checkpoint in {run / rd.CHECKPOINTS}")
+        raise MissingInputError(f"cannot resume: no checkpoint in {run / rd.CHECKPOINTS}")
     if cfg.train.torch_threads > 0:
         torch.set_num_threads(cfg.train.torch_threads)
     run.mkdir(parents=True, exist_ok=True)
@@ -177,7 +177,7 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
     venv = wrap_normalize(venv, cfg, load_path=vn_path)
     if ckpt is None:
         model = make_model(cfg, venv)
-        if cfg.train.demo_episodes > 0:
+        if cfg.train.warm_start:
             t0 = time.monotonic()
             _warm_start(cfg, model)
             model.robot_rl_warm_start_s = time.monotonic() - t0  # reported in run.json timing
@@ -194,6 +194,7 @@ def _warm_start(cfg: Config, model: Any) -> None:
     from robot_rl.train.demos import behaviour_clone, prefill_with_demos
 
     t = cfg.train
+    assert t.demo_controller is not None  # warm_start checked it
     if cfg.algo.name == "ppo":
         stats = behaviour_clone(model, t.demo_controller, t.demo_episodes, t.bc_epochs)
         how = f"behaviour-cloned (final MSE {stats['bc_loss']:.4f})"
