@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from robot_rl.errors import InputError
+
 ONNX_P99_TARGET_US = 100.0
 C_P99_TARGET_US = 10.0
 
@@ -68,12 +70,12 @@ def bench_latency(bundle: Path, calls: int) -> dict[str, dict[str, float]]:
     golden = load_golden(bundle / "golden.npz")
     runner = _parity_onnx(report, bundle, golden)
     if runner is None:
-        raise ValueError(report.format())
+        raise InputError(report.format())
     _latency_onnx(report, runner, golden, calls)
     _check_c(report, bundle, runner.manifest, golden, calls)
     failed = [c for c in report.checks if not c.ok and "latency" not in c.name]
     if failed:
-        raise ValueError(
+        raise InputError(
             "bundle failed parity checks:\n" + "\n".join(f"{c.name}: {c.detail}" for c in failed)
         )
     return {k.removesuffix("_latency_us"): v for k, v in report.figures.items() if k.endswith("_latency_us")}
@@ -136,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.deploy.loop import realtime_priority
 
     if args.calls < 100 or args.loop_seconds < 0 or args.memory_every <= 0:
-        raise ValueError("--calls must be >= 100, --loop-seconds >= 0 and --memory-every > 0 s")
+        raise InputError("--calls must be >= 100, --loop-seconds >= 0 and --memory-every > 0 s")
     from robot_rl.zoo import resolve_bundle
 
     args.bundle = resolve_bundle(args.bundle)

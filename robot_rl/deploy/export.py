@@ -35,6 +35,7 @@ from robot_rl.deploy.manifest import SCHEMA, generic_layout, write_manifest
 from robot_rl.deploy.onnx_scan import RANDOM_OPS
 from robot_rl.deploy.source import PolicySource, load_source
 from robot_rl.deploy.spec import PolicySpec, extract_spec
+from robot_rl.errors import InputError
 
 FORMATS = ("onnx", "torchscript", "c")
 OPSET = 17
@@ -78,9 +79,9 @@ def export_policy(
     formats = tuple(formats)
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
-        raise ValueError(f"formats {bad or '()'} not accepted; choose from {list(FORMATS)}")
+        raise InputError(f"formats {bad or '()'} not accepted; choose from {list(FORMATS)}")
     if reference_episodes < 0:
-        raise ValueError(f"reference_episodes={reference_episodes} is not accepted; expected an int >= 0")
+        raise InputError(f"reference_episodes={reference_episodes} is not accepted; expected an int >= 0")
     src = _as_source(source, which)
     spec = extract_spec(src.model, src.vecnormalize, src.algo)
     _check_out_dir(Path(out_dir))
@@ -161,7 +162,7 @@ def deploy_contract(
 
     period = _control_period(env)
     if not period or period <= 0:
-        raise ValueError(
+        raise InputError(
             f"{env_id} has no control period (env.unwrapped.dt or metadata render_fps); cannot export"
         )
     safe = _safe_action(env, env_id, spec, safe_action)
@@ -183,19 +184,19 @@ def _safe_action(
 ) -> list[float | None] | int:
     declared = env.unwrapped.safe_action() if hasattr(env.unwrapped, "safe_action") else None
     if declared is not None and given is not None and given != declared:
-        raise ValueError(f"{env_id} declares its safe action {declared}; it cannot be replaced by {given}")
+        raise InputError(f"{env_id} declares its safe action {declared}; it cannot be replaced by {given}")
     safe = declared if declared is not None else given
     if safe is None:
-        raise ValueError(
+        raise InputError(
             f"{env_id} declares no safe action (env.unwrapped.safe_action()); robot_rl envs do. For "
             "another env pass safe_action= (robot-rl export --safe-action), e.g. 0,0 for zero velocity"
         )
     if spec.postprocess == "argmax":
         if not isinstance(safe, int | np.integer) or not 0 <= int(safe) < spec.n_actions:
-            raise ValueError(f"safe action {safe!r} must be an index in [0, {spec.n_actions - 1}]")
+            raise InputError(f"safe action {safe!r} must be an index in [0, {spec.n_actions - 1}]")
         return int(safe)
     if not isinstance(safe, list | tuple) or len(safe) != spec.action_dim:
-        raise ValueError(f"safe action {safe!r} must list {spec.action_dim} entries (numbers or null = hold)")
+        raise InputError(f"safe action {safe!r} must list {spec.action_dim} entries (numbers or null = hold)")
     return [None if v is None else float(v) for v in safe]
 
 
@@ -204,7 +205,7 @@ def _as_source(source: Any, which: str) -> PolicySource:
         return source
     if isinstance(source, str | Path):
         return load_source(source, which=which)
-    raise ValueError(
+    raise InputError(
         f"source must be a run dir, a model .zip or a robot_rl.runs.LoadedRun; got {type(source)}"
     )
 
@@ -212,7 +213,7 @@ def _as_source(source: Any, which: str) -> PolicySource:
 def _check_out_dir(out: Path) -> None:
     """Refuse an ``out`` that holds something other than a bundle (checked before any work)."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
-        raise ValueError(f"{out} exists and is not an exported bundle; choose an empty or new --out dir")
+        raise InputError(f"{out} exists and is not an exported bundle; choose an empty or new --out dir")
 
 
 def _staging_dir(out: Path) -> Path:
@@ -239,11 +240,9 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 
 def _make_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
-    import gymnasium as gym
+    from robot_rl.envs.make import make_env
 
-    import robot_rl  # noqa: F401  (registers the robot_rl ids)
-
-    return gym.make(env_id, **env_kwargs)
+    return make_env(env_id, **env_kwargs)
 
 
 def write_onnx(module: Any, spec: PolicySpec, path: Path) -> None:
@@ -273,12 +272,12 @@ def write_onnx(module: Any, spec: PolicySpec, path: Path) -> None:
     onnx.checker.check_model(model, full_check=True)
     random_ops = sorted({n.op_type for n in model.graph.node} & RANDOM_OPS)
     if random_ops:
-        raise ValueError(f"exported graph contains random ops {random_ops}; the deterministic path must not")
+        raise InputError(f"exported graph contains random ops {random_ops}; the deterministic path must not")
     from onnx.external_data_helper import uses_external_data
 
     external = [t.name for t in model.graph.initializer if uses_external_data(t)]
     if external:
-        raise ValueError(
+        raise InputError(
             f"ONNX export put tensors {external} in external data; expected one self-contained file"
         )
 

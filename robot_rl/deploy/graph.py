@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from robot_rl.deploy.spec import InputSpec, PolicySpec
+from robot_rl.errors import InputError
 
 
 def box_clip(x: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
@@ -99,7 +100,7 @@ def _activation(name: str, alpha: float) -> nn.Module:
         return nn.LeakyReLU(negative_slope=alpha)
     if name == "identity":
         return nn.Identity()
-    raise ValueError(f"activation {name!r} is not supported; accepted: tanh, relu, elu, leaky_relu, identity")
+    raise InputError(f"activation {name!r} is not supported; accepted: tanh, relu, elu, leaky_relu, identity")
 
 
 class ExportedPolicy(nn.Module):

@@ -21,6 +21,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from robot_rl.errors import InputError
 from robot_rl.runs import ACTIVATIONS as RUN_ACTIVATIONS
 
 #: Activations the exporters implement (torch module class name -> spec name); the one list is
@@ -129,12 +130,12 @@ def extract_spec(model: Any, vecnormalize: Any | None, algo: str) -> PolicySpec:
         ValueError: unsupported algorithm, observation space, action space or layer type.
     """
     if algo not in ALGOS:
-        raise ValueError(f"algo={algo!r} is not supported; choose one of {list(ALGOS)}")
+        raise InputError(f"algo={algo!r} is not supported; choose one of {list(ALGOS)}")
     policy = model.policy
     inputs = _inputs(model.observation_space, vecnormalize)
     if algo == "ppo":
         if getattr(policy, "squash_output", False):
-            raise ValueError("PPO with squash_output=True (gSDE) is not supported; train with use_sde=False")
+            raise InputError("PPO with squash_output=True (gSDE) is not supported; train with use_sde=False")
         _check_extractor(policy.pi_features_extractor, inputs)
         layers = _dense_chain(policy.mlp_extractor.policy_net) + _dense_chain(policy.action_net)
     elif algo in ("sac", "tqc"):
@@ -147,7 +148,7 @@ def extract_spec(model: Any, vecnormalize: Any | None, algo: str) -> PolicySpec:
         _check_extractor(actor.features_extractor, inputs)
         layers = _dense_chain(actor.mu)
         if layers[-1].activation != "tanh":
-            raise ValueError("TD3 actor must end with Tanh (SB3 default); got " + layers[-1].activation)
+            raise InputError("TD3 actor must end with Tanh (SB3 default); got " + layers[-1].activation)
         layers[-1].activation = "identity"
     else:  # dqn
         _check_extractor(policy.q_net.features_extractor, inputs)
@@ -158,15 +159,15 @@ def extract_spec(model: Any, vecnormalize: Any | None, algo: str) -> PolicySpec:
 def _finish(algo: str, inputs: list[InputSpec], layers: list[LayerSpec], action_space: Any) -> PolicySpec:
     if isinstance(action_space, spaces.Discrete):
         if algo not in ("ppo", "dqn"):
-            raise ValueError(f"{algo} with a Discrete action space is not supported")
+            raise InputError(f"{algo} with a Discrete action space is not supported")
         return PolicySpec(algo, inputs, layers, "argmax", n_actions=int(action_space.n))
     if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 1:
-        raise ValueError(f"action space must be a 1-D Box or Discrete, got {action_space}")
+        raise InputError(f"action space must be a 1-D Box or Discrete, got {action_space}")
     low = np.asarray(action_space.low, np.float32)
     high = np.asarray(action_space.high, np.float32)
     post = "clip" if algo == "ppo" else "tanh_unscale"
     if post == "tanh_unscale" and not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ValueError(f"{algo} needs finite action bounds to unscale tanh outputs, got {low}..{high}")
+        raise InputError(f"{algo} needs finite action bounds to unscale tanh outputs, got {low}..{high}")
     return PolicySpec(algo, inputs, layers, post, action_low=low, action_high=high)
 
 
@@ -176,11 +177,11 @@ def _inputs(obs_space: Any, vecnormalize: Any | None) -> list[InputSpec]:
     elif isinstance(obs_space, spaces.Dict) and all(isinstance(s, spaces.Box) for s in obs_space.values()):
         boxes = {k: v for k, v in obs_space.spaces.items() if isinstance(v, spaces.Box)}
     else:
-        raise ValueError(f"observation space must be a Box or a Dict of Boxes, got {obs_space}")
+        raise InputError(f"observation space must be a Box or a Dict of Boxes, got {obs_space}")
     inputs = []
     for name, box in boxes.items():
         if len(box.shape) != 1 or box.dtype != np.float32:
-            raise ValueError(f"observation {name!r} must be a 1-D float32 Box, got {box}")
+            raise InputError(f"observation {name!r} must be a 1-D float32 Box, got {box}")
         inputs.append(
             InputSpec(
                 name, int(box.shape[0]), np.asarray(box.low, np.float32), np.asarray(box.high, np.float32)
@@ -204,7 +205,7 @@ def _attach_normalization(inputs: list[InputSpec], vecnormalize: Any) -> None:
         mean = np.asarray(stats.mean, np.float64).reshape(-1)
         var = np.asarray(stats.var, np.float64).reshape(-1)
         if mean.size != inp.size:
-            raise ValueError(
+            raise InputError(
                 f"VecNormalize mean for {inp.name!r} has {mean.size} entries, obs has {inp.size}"
             )
         inp.mean, inp.var = mean, var
@@ -224,7 +225,7 @@ def _check_extractor(extractor: Any, inputs: list[InputSpec]) -> None:
             isinstance(m, nn.Flatten) for m in extractor.extractors.values()
         ):
             return
-    raise ValueError(
+    raise InputError(
         f"features extractor {kind} is not supported; accepted: FlattenExtractor (Box observations) or "
         "CombinedExtractor with Flatten per key (Dict of 1-D Box observations)"
     )
@@ -251,7 +252,7 @@ def _dense_chain(module: Any) -> list[LayerSpec]:
         elif isinstance(m, nn.Identity | nn.Flatten):
             continue
         else:
-            raise ValueError(
+            raise InputError(
                 f"layer {type(m).__name__} is not supported; accepted: Linear followed by one of "
                 f"{sorted(ACTIVATIONS)}"
             )

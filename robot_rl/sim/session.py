@@ -20,6 +20,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, Literal
 
+from robot_rl.errors import InputError
+
 
 def _flush_c_stdio() -> None:
     """Flush C stdio buffers: with stdout on a pipe, printf output sits there until exit."""
@@ -104,7 +106,7 @@ class PyBulletSession:
         solver_iterations: int = 50,
     ) -> None:
         if connection not in ("direct", "gui"):
-            raise ValueError(f"connection must be 'direct' or 'gui', got {connection!r}")
+            raise InputError(f"connection must be 'direct' or 'gui', got {connection!r}")
         if connection == "gui":
             _require_display()
         self.connection = connection
