@@ -101,7 +101,9 @@ class AlgoConfig(StrictModel):
         name: ``ppo``, ``sac``, ``td3``, ``tqc`` (sb3-contrib) or ``dqn``.
         kwargs: Constructor arguments of the SB3 class (``learning_rate``, ``batch_size``, ...);
             checked against the class signature.
-        policy_kwargs: ``net_arch``, ``activation_fn`` (``relu``/``tanh``/``elu``/``leaky_relu``), ...
+        policy_kwargs: ``net_arch``, ``activation_fn`` (``relu``/``tanh``/``elu``/``leaky_relu``),
+            ``features_extractor`` (``depth_cnn``: :class:`robot_rl.nets.DepthCnnExtractor` for
+            depth-image observations) with ``features_extractor_kwargs``, ...
         her: Hindsight Experience Replay settings.
     """
 
@@ -233,6 +235,20 @@ def _check_semantics(cfg: Config) -> None:
                 f"algo.policy_kwargs.activation_fn={act!r} is not accepted; choose one of "
                 f"{list(ACTIVATIONS)} (the activations robot-rl export implements in ONNX, TorchScript and C)"
             )
+    extractor = cfg.algo.policy_kwargs.get("features_extractor")
+    if extractor is not None:
+        from robot_rl.nets import FEATURES_EXTRACTORS
+
+        if extractor not in FEATURES_EXTRACTORS:
+            raise InputError(
+                f"algo.policy_kwargs.features_extractor={extractor!r} is not accepted; choose one of "
+                f"{list(FEATURES_EXTRACTORS)} (the networks robot-rl export implements)"
+            )
+    if "features_extractor_class" in cfg.algo.policy_kwargs:
+        raise InputError(
+            "algo.policy_kwargs.features_extractor_class is not accepted in a config; name the extractor "
+            "with features_extractor (see robot_rl.nets.FEATURES_EXTRACTORS)"
+        )
     if not cfg.name or "/" in cfg.name:
         raise InputError(f"name={cfg.name!r} is not accepted; expected a non-empty name without '/'")
 

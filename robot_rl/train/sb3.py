@@ -159,7 +159,9 @@ def wrap_normalize(venv: Any, cfg: Config, load_path: Path | None = None, traini
             clip_obs=norm.clip_obs,
             clip_reward=norm.clip_reward,
             gamma=gamma,
-            norm_obs_keys=["observation", "achieved_goal", "desired_goal"]
+            # Dict spaces: the vector parts (goal envs: observation and goals; depth: proprio);
+            # images are scaled inside the network instead (robot_rl.nets)
+            norm_obs_keys=[k for k, s in venv.observation_space.spaces.items() if len(s.shape or ()) == 1]
             if isinstance(venv.observation_space, spaces.Dict)
             else None,
         )
@@ -172,10 +174,15 @@ def wrap_normalize(venv: Any, cfg: Config, load_path: Path | None = None, traini
 def _policy_kwargs(raw: dict[str, Any]) -> dict[str, Any]:
     import torch.nn as nn
 
+    from robot_rl.nets import FEATURES_EXTRACTORS
+
     out = dict(raw)
     act = out.get("activation_fn")
     if act is not None:  # validated by the config (robot_rl.train.config): an exportable one
         out["activation_fn"] = getattr(nn, ACTIVATIONS[act])
+    extractor = out.pop("features_extractor", None)
+    if extractor is not None:  # validated by the config too: a name of robot_rl.nets
+        out["features_extractor_class"] = FEATURES_EXTRACTORS[extractor]
     return out
 
 
@@ -226,7 +233,7 @@ def make_model(cfg: Config, venv: Any, tensorboard_log: str | None = None) -> An
         }
     try:
         return cls(
-            "MultiInputPolicy" if goal_env else "MlpPolicy",
+            "MultiInputPolicy" if isinstance(venv.observation_space, spaces.Dict) else "MlpPolicy",
             venv,
             seed=cfg.train.seed,
             device=cfg.train.device,

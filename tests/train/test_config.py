@@ -141,3 +141,14 @@ def test_strict_types_refuse_text_for_numbers_and_fractions_for_integers() -> No
     # every problem is named, not only the first
     with pytest.raises(InputError, match=r"train.seed=-1 .*>= 0; train.eval_episodes=0 .*>= 1"):
         config_from_dict(minimal(train={"seed": -1, "eval_episodes": 0}))
+
+
+def test_features_extractors_are_named_and_checked_before_training() -> None:
+    ok = config_from_dict(minimal(algo={"policy_kwargs": {"features_extractor": "depth_cnn"}}))
+    assert ok.algo.policy_kwargs["features_extractor"] == "depth_cnn"
+    with pytest.raises(
+        InputError, match=r"features_extractor='nature_cnn' is not accepted; choose one of \['depth_cnn'\]"
+    ):
+        config_from_dict(minimal(algo={"policy_kwargs": {"features_extractor": "nature_cnn"}}))
+    with pytest.raises(InputError, match="features_extractor_class is not accepted in a config"):
+        config_from_dict(minimal(algo={"policy_kwargs": {"features_extractor_class": "x"}}))
