@@ -3,7 +3,8 @@
 A config is a YAML file or the name of a shipped one (``grasp_ppo``: ``launch/grasp_ppo.yaml`` in
 the repository, installed inside the package; ``robot-rl configs`` lists them).
 
-A config has four sections (``name`` plus ``env``, ``algo``, ``train``); see ``docs/training.md``.
+A config has ``name`` and the sections ``env``, ``algo``, ``train`` and (optional) ``distill``; see
+``docs/training.md``.
 Every key is checked against the model's fields, every value against its type (and the
 ``Literal`` choices), so a typo fails *before* anything is written, with a message naming the key
 and what is accepted. ``--set section.key=value`` overrides are applied to the raw mapping first
@@ -28,6 +29,7 @@ __all__ = [
     "AlgoConfig",
     "AlgoName",
     "Config",
+    "DistillConfig",
     "EnvConfig",
     "HerConfig",
     "NormalizeConfig",
@@ -170,6 +172,42 @@ class TrainConfig(StrictModel):
         return bool(self.demo_controller) and self.demo_episodes > 0
 
 
+class DistillConfig(StrictModel):
+    """Teacher-student distillation by DAgger before (optional) RL fine-tuning; see
+    :mod:`robot_rl.train.dagger`.
+
+    Attributes:
+        enabled: Run DAgger first (its env steps count in ``train.total_timesteps``; the rest, if
+            any, is the learner's own fine-tuning).
+        teacher: ``"module:Class"`` of the privileged teacher (``Class(state_layout)``,
+            ``reset()``, ``__call__(privileged_obs)``).
+        iterations: DAgger iterations.
+        steps_per_iteration: Env steps (all envs together) collected per iteration.
+        beta_decay: The teacher drives with probability ``beta_decay ** iteration``.
+        epochs: Passes over the aggregated dataset per iteration.
+        batch_size: Minibatch size of the imitation regression.
+        learning_rate: Adam learning rate of the imitation regression.
+        max_samples: Aggregated dataset size (newest kept).
+        eval_episodes: Held-out episodes evaluated after each iteration (``train.eval_seed``).
+    """
+
+    enabled: bool = False
+    teacher: str = "robot_rl.envs.scripted.grasp_controller:ScriptedGraspController"
+    iterations: Int = Field(default=10, ge=1)
+    steps_per_iteration: Int = Field(default=2000, ge=1)
+    beta_decay: float = Field(default=0.5, ge=0.0, le=1.0)
+    epochs: Int = Field(default=4, ge=1)
+    batch_size: Int = Field(default=256, ge=1)
+    learning_rate: float = Field(default=3e-4, gt=0.0)
+    max_samples: Int = Field(default=50_000, ge=1)
+    eval_episodes: Int = Field(default=20, ge=1)
+
+    @property
+    def steps(self) -> int:
+        """Env steps DAgger takes in all (rounded up to whole vectorized steps by the rollout)."""
+        return self.iterations * self.steps_per_iteration
+
+
 class Config(StrictModel):
     """A complete training configuration (one YAML file, e.g. the shipped ``grasp_ppo``)."""
 
@@ -177,6 +215,7 @@ class Config(StrictModel):
     env: EnvConfig = Field(default_factory=EnvConfig)
     algo: AlgoConfig = Field(default_factory=AlgoConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (what ``config.yaml`` holds)."""
@@ -235,6 +274,19 @@ def _check_semantics(cfg: Config) -> None:
                 f"algo.policy_kwargs.activation_fn={act!r} is not accepted; choose one of "
                 f"{list(ACTIVATIONS)} (the activations robot-rl export implements in ONNX, TorchScript and C)"
             )
+    if cfg.distill.enabled:
+        if cfg.env.normalize.enabled:
+            raise InputError(
+                "distill.enabled=true needs env.normalize.enabled=false: the student's network scales its "
+                "own input, and the teacher's labels are actions, not normalized values"
+            )
+        if cfg.algo.name != "ppo":
+            raise InputError(
+                "distill.enabled=true trains a PPO policy (fine-tunable afterwards); "
+                f"algo.name={cfg.algo.name!r}, choose ppo"
+            )
+        if cfg.train.warm_start:
+            raise InputError("distill and the demonstration warm start (train.demo_*) exclude each other")
     extractor = cfg.algo.policy_kwargs.get("features_extractor")
     if extractor is not None:
         from robot_rl.nets import FEATURES_EXTRACTORS

@@ -32,6 +32,7 @@ from robot_rl.train.callbacks import (
     save_final,
 )
 from robot_rl.train.config import Config, config_from_dict, dump_config
+from robot_rl.train.dagger import DAGGER_DIR
 from robot_rl.train.sb3 import (
     algo_class,
     algo_kwargs,
@@ -144,7 +145,8 @@ def train(
     algo_class(cfg.algo.name)
     prepare_run_dir(run, resume, overwrite)
     ckpt = latest_checkpoint(run / rd.CHECKPOINTS) if resume else None
-    if resume and ckpt is None and not (run / rd.MODEL).is_file():
+    distilling = (run / DAGGER_DIR / "state.json").is_file()
+    if resume and ckpt is None and not (run / rd.MODEL).is_file() and not distilling:
         raise MissingInputError(f"cannot resume: no checkpoint in {run / rd.CHECKPOINTS}")
     if cfg.train.torch_threads > 0:
         torch.set_num_threads(cfg.train.torch_threads)
@@ -158,7 +160,52 @@ def train(
     _write_run_json(run, cfg, "running", base)
     clock = Clock(state.wall_time_s)  # started before env creation and demonstrations: all counted
     model, start = _build_model(cfg, run, ckpt)
+    if cfg.distill.enabled and not _distilled(cfg, run):
+        try:
+            _distill(cfg, run, model, state, clock)
+        except KeyboardInterrupt:  # the last finished iteration is checkpointed in run/dagger
+            print("\ninterrupted during DAgger: robot-rl train --resume continues it", flush=True)
+            extra = {**base, "num_timesteps": int(model.num_timesteps), "wall_time_s": round(clock(), 3)}
+            _write_run_json(run, cfg, "interrupted", extra)
+            _close(model, interrupted=True)
+            return TrainOutcome(run, "interrupted", int(model.num_timesteps), clock(), None, {})
+        except Exception as exc:
+            _mark_failed(run, cfg, model, {**base, "resumed_from": start}, exc)
+            raise
     return _learn(cfg, run, model, state, base, start, clock, on_eval)
+
+
+def _distilled(cfg: Config, run: Path) -> bool:
+    """Whether the run's DAgger stage has done all ``distill.iterations`` (more may be asked on resume)."""
+    path = run / DAGGER_DIR / "state.json"
+    return path.is_file() and int(rd.read_json(path).get("iteration", 0)) >= cfg.distill.iterations
+
+
+def _distill(cfg: Config, run: Path, model: Any, state: TrainState, clock: Clock) -> None:
+    """DAgger before the learner's own training (resumes from ``run/dagger``); see :mod:`.dagger`."""
+    from robot_rl.train.dagger import run_dagger
+    from robot_rl.train.evaluate import run_episodes
+
+    eval_kwargs = {**cfg.env.kwargs, **cfg.env.eval_kwargs}
+
+    def evaluate(student: Any) -> dict[str, Any]:
+        result = run_episodes(
+            student, cfg.env.id, eval_kwargs, cfg.distill.eval_episodes, cfg.train.eval_seed
+        )
+        rd.write_json(run / rd.EVAL_JSON, {**result.summary, "num_timesteps": int(student.num_timesteps)})
+        return result.summary
+
+    t0 = time.monotonic()
+    stats = run_dagger(cfg, model, run, evaluate, log=lambda line: print(line, flush=True))
+    best = max((row["eval_success"] for row in stats["history"]), default=-1.0)
+    state.best_success = max(state.best_success, best)  # the RL stage must beat the student to replace it
+    model.robot_rl_distill = {
+        **stats["timing"],
+        "iterations": stats["iterations"],
+        "samples": stats["samples"],
+    }
+    model.robot_rl_warm_start_s = time.monotonic() - t0
+    print(f"[train] DAgger done in {clock():.0f} s: {stats['iterations']} iterations", flush=True)
 
 
 def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
@@ -175,7 +222,11 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
     )  # fmt: skip
     vn_path = ckpt / rd.VECNORM if ckpt is not None and (ckpt / rd.VECNORM).is_file() else None
     venv = wrap_normalize(venv, cfg, load_path=vn_path)
-    if ckpt is None:
+    if ckpt is None and (run / DAGGER_DIR / "model.zip").is_file():  # resuming an interrupted DAgger
+        model = algo_class(cfg.algo.name).load(
+            str(run / DAGGER_DIR / "model.zip"), env=venv, device=cfg.train.device
+        )
+    elif ckpt is None:
         model = make_model(cfg, venv)
         if cfg.train.warm_start:
             t0 = time.monotonic()
@@ -281,6 +332,7 @@ def _learn(
         "timing": {
             **timing.figures(),
             "warm_start_s": round(getattr(model, "robot_rl_warm_start_s", 0.0), 3),
+            **({"distill": model.robot_rl_distill} if hasattr(model, "robot_rl_distill") else {}),
         },
         "stopped_by_time_limit": progress.stopped_by_time,
         "resumed_from": start,
