@@ -16,14 +16,17 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from robot_rl.envs.camera import DepthNoise
 from robot_rl.envs.core import RobotTaskEnv, check_choice, check_range
+from robot_rl.envs.grasp_depth import DepthObserver
+from robot_rl.envs.layout import VectorLayout
 from robot_rl.envs.objects import DEFAULT_RANGES, OBJECT_SETS, RANDOMIZED_RANGES, make_object_set
 from robot_rl.envs.robots.panda import PandaRobot, Workspace
 from robot_rl.envs.tasks.grasp import HOLD_SECONDS, REWARD_TYPES, GraspGoalTask, GraspTask
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
 
-OBS_MODES = ("state", "rgbd")
+OBS_MODES = ("state", "rgbd", "depth")
 TABLE_Z = 0.0
 #: Table top footprint ((x_min, y_min), (x_max, y_max)) in m.
 TABLE_BOUNDS = ((-0.25, -0.5), (1.25, 0.5))
@@ -67,9 +70,10 @@ class PandaGraspEnv(RobotTaskEnv):
         object_set: ``"cube"`` (randomized size/mass/friction), ``"random_train"`` or
             ``"random_test"`` (pybullet_data ``random_urdfs``, disjoint index splits).
         reward_type: ``"dense"`` (staged, components in ``info``) or ``"sparse"`` (-1 / 0).
-        obs_mode: ``"state"`` (flat float32 Box) or ``"rgbd"`` (Dict with ``"state"`` and an
+        obs_mode: ``"state"`` (flat float32 Box), ``"rgbd"`` (Dict with ``"state"`` and an
             ``image_size`` x ``image_size`` x 4 uint8 ``"rgbd"`` image: RGB + depth, 0 = 0.1 m,
-            255 = 2 m, linear).
+            255 = 2 m, linear) or ``"depth"`` (Dict with the eye-in-hand ``"depth"`` image in metres
+            and ``"proprio"``, no object state; see :mod:`robot_rl.envs.grasp_depth`).
         domain_randomization: Wider object ranges, start-pose jitter, observation noise and one
             control step of action latency (values in ``docs/grasp.md``).
         render_mode: ``None``, ``"rgb_array"`` (480x360x3 uint8 frames) or ``"human"`` (GUI).
@@ -116,6 +120,12 @@ class PandaGraspEnv(RobotTaskEnv):
         self.object_set, self.reward_type, self.obs_mode = object_set, reward_type, obs_mode
         self.domain_randomization = bool(domain_randomization)
         self.image_size = image_size
+        self.depth_observer: DepthObserver | None = None
+        if obs_mode == "depth":
+            noise = DepthNoise() if self.domain_randomization else None
+            self.depth_observer = DepthObserver(self.sim, self.robot.body, self.obs_layout, noise=noise)
+            self.observation_space = self.depth_observer.observation_space
+            self._new_camera = True
         if obs_mode == "rgbd":
             self._image_matrices = self._camera(image_size, image_size, _OBS_CAMERA)
             image = spaces.Box(0, 255, (image_size, image_size, 4), np.uint8)
@@ -159,8 +169,33 @@ class PandaGraspEnv(RobotTaskEnv):
         )  # fmt: skip
 
     # ------------------------------------------------------------------ observations
+    @property
+    def state_layout(self) -> VectorLayout:
+        """Layout of the privileged state observation (:meth:`privileged_observation`)."""
+        return self.obs_layout
+
+    def privileged_observation(self) -> NDArray[np.float32]:
+        """The state observation of the current step (object pose included): for a teacher only."""
+        return self._state.copy()
+
+    def camera_contract(self) -> dict[str, Any] | None:
+        """The depth camera a robot must provide (``obs_mode="depth"``), else ``None``."""
+        return self.depth_observer.contract() if self.depth_observer is not None else None
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        self._new_camera = True  # the depth camera's per-episode jitter is drawn with this episode's rng
+        return super().reset(seed=seed, options=options)
+
     def _observation(self) -> Any:
         obs = super()._observation()  # already clipped into the Box by the core
+        self._state = obs
+        if self.depth_observer is not None:
+            if self._new_camera:
+                self.depth_observer.new_episode(self.np_random)
+                self._new_camera = False
+            return self.depth_observer.observe(obs, self.np_random if self.domain_randomization else None)
         if self.obs_mode == "rgbd":
             image = self._rgbd()
             obs = {**obs, "rgbd": image} if isinstance(obs, dict) else {"state": obs, "rgbd": image}
