@@ -67,7 +67,7 @@ class MobileNavEnv(RobotTaskEnv):
         control_hz, physics_hz: Rates (Hz); physics/control must be a whole number.
         max_episode_seconds: Time limit (s of simulated time).
         terminate_on_collision: End the episode at the first contact.
-        obs_noise_std, action_latency_steps: see :class:`~robot_rl.envs.core.RobotTaskEnv`.
+        obs_noise_std, action_latency_steps: see :class:`~robot_rl.envs.core.EnvSettings`.
         render_size: Side of the ``rgb_array`` image, px.
     """
 
