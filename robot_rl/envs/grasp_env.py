@@ -17,7 +17,7 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 from robot_rl.envs.camera import DepthNoise
-from robot_rl.envs.core import RobotTaskEnv, check_choice, check_range
+from robot_rl.envs.core import EnvSettings, RobotTaskEnv, check_choice
 from robot_rl.envs.grasp_depth import DepthObserver
 from robot_rl.envs.layout import VectorLayout
 from robot_rl.envs.objects import DEFAULT_RANGES, OBJECT_SETS, RANDOMIZED_RANGES, make_object_set
@@ -108,17 +108,26 @@ class PandaGraspEnv(RobotTaskEnv):
             raise ValueError(
                 f"image_size={image_size!r} is not accepted; expected an int in [36, 512] pixels"
             )
-        timing = SimTiming(physics_hz=physics_hz, control_hz=control_hz)
-        check_range("max_episode_seconds", max_episode_seconds, low=timing.dt)
-        sim = PyBulletSession("gui" if render_mode == "human" else "direct", physics_dt=timing.physics_dt)
+        randomize = bool(domain_randomization)
+        settings = EnvSettings(
+            timing=SimTiming(physics_hz=physics_hz, control_hz=control_hz),
+            max_episode_seconds=max_episode_seconds,
+            render_mode=render_mode,
+            obs_noise_std=DR_OBS_NOISE_STD if randomize else 0.0,
+            action_latency_steps=DR_ACTION_LATENCY_STEPS if randomize else 0,
+        )
+        sim = PyBulletSession(
+            "gui" if render_mode == "human" else "direct", physics_dt=settings.timing.physics_dt
+        )
         try:
-            self._build(sim, timing, object_set, reward_type, bool(domain_randomization), render_mode,
-                        max_episode_seconds)  # fmt: skip
+            table, robot, task = self._build_scene(sim, settings, object_set, reward_type, randomize)
+            super().__init__(robot, task, settings)
         except BaseException:
             sim.close()
             raise
+        self.table = table
         self.object_set, self.reward_type, self.obs_mode = object_set, reward_type, obs_mode
-        self.domain_randomization = bool(domain_randomization)
+        self.domain_randomization = randomize
         self.image_size = image_size
         self.depth_observer: DepthObserver | None = None
         if obs_mode == "depth":
@@ -139,34 +148,25 @@ class PandaGraspEnv(RobotTaskEnv):
     def _reward_types(cls) -> list[str]:
         return list(REWARD_TYPES)
 
-    def _build(
-        self,
-        sim: PyBulletSession,
-        timing: SimTiming,
-        object_set: str,
-        reward_type: str,
-        randomize: bool,
-        render_mode: str | None,
-        max_episode_seconds: float,
-    ) -> None:
+    @classmethod
+    def _build_scene(
+        cls, sim: PyBulletSession, settings: EnvSettings, object_set: str, reward_type: str, randomize: bool
+    ) -> tuple[int, PandaRobot, GraspTask]:
+        """Load the plane and the table, then build the robot and the task: ``(table, robot, task)``."""
         sim.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
         sim.load_urdf("plane.urdf", [0, 0, TABLE_Z - 0.625])
-        self.table = sim.load_urdf("table/table.urdf", [0.5, 0, TABLE_Z - 0.625], useFixedBase=True)
+        table = sim.load_urdf("table/table.urdf", [0.5, 0, TABLE_Z - 0.625], useFixedBase=True)
         robot = PandaRobot(
-            sim, timing, workspace=WORKSPACE, start_position=START_POSITION,
-            pose_jitter=DR_POSE_JITTER if randomize else 0.0, lowpoly_visuals=render_mode != "human",
+            sim, settings.timing, workspace=WORKSPACE, start_position=START_POSITION,
+            pose_jitter=DR_POSE_JITTER if randomize else 0.0, lowpoly_visuals=settings.render_mode != "human",
         )  # fmt: skip
         objects = make_object_set(object_set, sim, RANDOMIZED_RANGES if randomize else DEFAULT_RANGES)
-        task = self._task_class(
+        task = cls._task_class(
             sim, robot, objects=objects, spawn_center=SPAWN_CENTER, spawn_half_width=SPAWN_HALF_WIDTH,
-            table_bounds=TABLE_BOUNDS, table_z=TABLE_Z, hold_steps=timing.steps_for(HOLD_SECONDS),
-            max_episode_steps=timing.steps_for(max_episode_seconds), reward_type=reward_type,
+            table_bounds=TABLE_BOUNDS, table_z=TABLE_Z, hold_steps=settings.timing.steps_for(HOLD_SECONDS),
+            max_episode_steps=settings.max_episode_steps, reward_type=reward_type,
         )  # fmt: skip
-        self._setup(
-            sim=sim, timing=timing, robot=robot, task=task, max_episode_seconds=max_episode_seconds,
-            render_mode=render_mode, obs_noise_std=DR_OBS_NOISE_STD if randomize else 0.0,
-            action_latency_steps=DR_ACTION_LATENCY_STEPS if randomize else 0,
-        )  # fmt: skip
+        return table, robot, task
 
     # ------------------------------------------------------------------ observations
     @property

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from robot_rl.envs.core import RobotTaskEnv, check_choice, check_range
+from robot_rl.envs.core import EnvSettings, RobotTaskEnv, check_choice, check_range
 from robot_rl.envs.nav_layout import SPLIT_SEEDS, LayoutConfig, clearance_to
 from robot_rl.envs.robots.diff_drive import DiffDriveRobot, DiffDriveSpec, LidarConfig
 from robot_rl.envs.tasks.navigate import NavigateConfig, NavigateTask
@@ -48,6 +48,9 @@ DIFFICULTIES = {"standard": 1.0, "hard": 1.25}
 
 RESET_OPTIONS = ("layout_seed",)
 
+#: MOTION_PRIMITIVES as the env settings' action table (the same float32 values).
+_DISCRETE_TABLE = tuple(tuple(row) for row in MOTION_PRIMITIVES.tolist())
+
 
 class MobileNavEnv(RobotTaskEnv):
     """Point-goal navigation of a TurtleBot-like base through rooms, doorways and obstacles.
@@ -64,13 +67,15 @@ class MobileNavEnv(RobotTaskEnv):
         control_hz, physics_hz: Rates (Hz); physics/control must be a whole number.
         max_episode_seconds: Time limit (s of simulated time).
         terminate_on_collision: End the episode at the first contact.
-        obs_noise_std, action_latency_steps: see :class:`~robot_rl.envs.core.RobotTaskEnv`.
+        obs_noise_std, action_latency_steps: see :class:`~robot_rl.envs.core.EnvSettings`.
         render_size: Side of the ``rgb_array`` image, px.
     """
 
     # Only the numpy top-down view: a PyBullet GUI ("human") blocks on machines without a display,
     # which would also hang Gymnasium's checker that opens every declared render mode.
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}  # noqa: RUF012 (Gymnasium API)
+    robot: DiffDriveRobot
+    task: NavigateTask
 
     def __init__(
         self,
@@ -107,35 +112,31 @@ class MobileNavEnv(RobotTaskEnv):
             lidar_beams, math.radians(lidar_fov_deg), lidar_range, lidar_noise_std, lidar_dropout
         )
         check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
+        settings = EnvSettings(
+            timing=timing,
+            max_episode_seconds=max_episode_seconds,
+            render_mode=render_mode,
+            discrete_actions=_DISCRETE_TABLE if action_type == "discrete" else None,
+            obs_noise_std=obs_noise_std,
+            action_latency_steps=action_latency_steps,
+        )
+        config = NavigateConfig(
+            split=split,
+            geodesic_range=(lo, hi),
+            min_detour_ratio=DIFFICULTIES[difficulty],
+            map_aware=map_aware,
+            terminate_on_collision=terminate_on_collision,
+        )
         sim = PyBulletSession("direct", physics_dt=timing.physics_dt)
         try:
             robot = DiffDriveRobot(sim, timing, DiffDriveSpec(), lidar)
-            config = NavigateConfig(
-                split=split,
-                geodesic_range=(lo, hi),
-                min_detour_ratio=DIFFICULTIES[difficulty],
-                map_aware=map_aware,
-                terminate_on_collision=terminate_on_collision,
-            )
             task = NavigateTask(sim, robot, config, LayoutConfig())
-            self.render_size = render_size
-            self._background: tuple[int, NDArray[np.uint8]] | None = None
-            self._setup(
-                sim=sim,
-                timing=timing,
-                robot=robot,
-                task=task,
-                max_episode_seconds=max_episode_seconds,
-                render_mode=render_mode,
-                discrete_actions=MOTION_PRIMITIVES if action_type == "discrete" else None,
-                obs_noise_std=obs_noise_std,
-                action_latency_steps=action_latency_steps,
-            )
+            super().__init__(robot, task, settings)
         except Exception:
             sim.close()  # a rejected argument must not leave a physics client behind
             raise
-        self.robot: DiffDriveRobot = robot
-        self.task: NavigateTask = task
+        self.render_size = render_size
+        self._background: tuple[int, NDArray[np.uint8]] | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
