@@ -29,6 +29,7 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 from robot_rl.envs.layout import Field, VectorLayout
+from robot_rl.errors import InputError
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
 
@@ -191,7 +192,7 @@ class EnvSettings:
         check_range("max_episode_seconds", self.max_episode_seconds, low=self.timing.dt)
         check_range("obs_noise_std", self.obs_noise_std, low=0.0)
         if not isinstance(self.action_latency_steps, int | np.integer) or self.action_latency_steps < 0:
-            raise ValueError(
+            raise InputError(
                 f"action_latency_steps must be an int >= 0 (control steps), got {self.action_latency_steps!r}"
             )
 
@@ -253,7 +254,7 @@ class RobotTaskEnv(gym.Env[Any, Any]):
         if settings.discrete_actions is not None:
             table = np.asarray(settings.discrete_actions, dtype=np.float32)
             if table.ndim != 2 or table.shape[1] != act.size or np.abs(table).max() > 1:
-                raise ValueError(
+                raise InputError(
                     f"discrete_actions must be an (n, {act.size}) table with entries in [-1, 1], "
                     f"got shape {table.shape}"
                 )
@@ -357,9 +358,9 @@ class RobotTaskEnv(gym.Env[Any, Any]):
         if self._needs_reset:
             raise RuntimeError("apply_command() called before reset() or after the episode ended")
         if self.action_latency_steps:
-            raise ValueError("apply_command() does not model action latency; use action_latency_steps=0")
+            raise InputError("apply_command() does not model action latency; use action_latency_steps=0")
         if physics_steps < 0 or self._command_physics + physics_steps > self.timing.substeps:
-            raise ValueError(
+            raise InputError(
                 f"{self._command_physics} + {physics_steps} physics steps exceed the control step's "
                 f"{self.timing.substeps}"
             )
@@ -416,22 +417,22 @@ class RobotTaskEnv(gym.Env[Any, Any]):
             n = len(self._discrete_actions)
             arr = np.asarray(action)
             if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer) or not 0 <= int(arr) < n:
-                raise ValueError(f"action must be an integer index in [0, {n - 1}], got {action!r}")
+                raise InputError(f"action must be an integer index in [0, {n - 1}], got {action!r}")
             return self._discrete_actions[int(arr)].copy()
         try:
             arr = np.asarray(action, dtype=np.float32)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"action must be numeric, got {action!r}") from exc
+            raise InputError(f"action must be numeric, got {action!r}") from exc
         expected = (self.action_layout.size,)
         if arr.shape != expected:
-            raise ValueError(
+            raise InputError(
                 f"action must have shape {expected} ({', '.join(self.action_layout.names)}), "
                 f"got shape {arr.shape}"
             )
         if not np.isfinite(arr).all():
             bad = [int(i) for i in np.flatnonzero(~np.isfinite(arr))]
             names = [self._entry_name(i) for i in bad]
-            raise ValueError(
+            raise InputError(
                 f"action contains NaN or Inf at index {bad} ({', '.join(names)}): {arr.tolist()}"
             )
         return np.minimum(np.maximum(arr, -1.0, dtype=np.float32), 1.0, dtype=np.float32)
@@ -477,7 +478,7 @@ class RobotTaskEnv(gym.Env[Any, Any]):
 def check_choice(name: str, value: Any, accepted: list[Any]) -> None:
     """Raise ``ValueError`` naming ``name`` and the accepted values if ``value`` is not one."""
     if value not in accepted:
-        raise ValueError(f"{name}={value!r} is not accepted; choose one of {accepted}")
+        raise InputError(f"{name}={value!r} is not accepted; choose one of {accepted}")
 
 
 def check_range(name: str, value: Any, low: float | None = None, high: float | None = None) -> None:
@@ -490,4 +491,4 @@ def check_range(name: str, value: Any, low: float | None = None, high: float | N
     if not ok:
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name}={value!r} is not accepted; expected a finite number in [{lo}, {hi}]")
+        raise InputError(f"{name}={value!r} is not accepted; expected a finite number in [{lo}, {hi}]")

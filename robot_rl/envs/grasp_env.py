@@ -23,6 +23,7 @@ from robot_rl.envs.layout import VectorLayout
 from robot_rl.envs.objects import DEFAULT_RANGES, OBJECT_SETS, RANDOMIZED_RANGES, make_object_set
 from robot_rl.envs.robots.panda import PandaRobot, Workspace
 from robot_rl.envs.tasks.grasp import HOLD_SECONDS, REWARD_TYPES, GraspGoalTask, GraspTask
+from robot_rl.errors import InputError
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
 
@@ -105,7 +106,7 @@ class PandaGraspEnv(RobotTaskEnv):
         check_choice("domain_randomization", domain_randomization, [False, True])
         check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
         if not isinstance(image_size, int) or not 36 <= image_size <= 512:
-            raise ValueError(
+            raise InputError(
                 f"image_size={image_size!r} is not accepted; expected an int in [36, 512] pixels"
             )
         randomize = bool(domain_randomization)

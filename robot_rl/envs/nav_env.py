@@ -26,6 +26,7 @@ from robot_rl.envs.core import EnvSettings, RobotTaskEnv, check_choice, check_ra
 from robot_rl.envs.nav_layout import SPLIT_SEEDS, LayoutConfig, clearance_to
 from robot_rl.envs.robots.diff_drive import DiffDriveRobot, DiffDriveSpec, LidarConfig
 from robot_rl.envs.tasks.navigate import NavigateConfig, NavigateTask
+from robot_rl.errors import InputError
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
 
@@ -105,7 +106,7 @@ class MobileNavEnv(RobotTaskEnv):
         check_choice("terminate_on_collision", terminate_on_collision, [True, False])
         check_range("lidar_fov_deg", lidar_fov_deg, low=1.0, high=360.0)
         if not isinstance(render_size, int) or not 32 <= render_size <= 2048:
-            raise ValueError(f"render_size={render_size!r} is not accepted; expected an int in [32, 2048] px")
+            raise InputError(f"render_size={render_size!r} is not accepted; expected an int in [32, 2048] px")
         lo, hi = _checked_range(geodesic_range)
         timing = SimTiming(physics_hz=physics_hz, control_hz=control_hz)
         lidar = LidarConfig(
@@ -149,12 +150,12 @@ class MobileNavEnv(RobotTaskEnv):
         options = options or {}
         unknown = sorted(set(options) - set(RESET_OPTIONS))
         if unknown:
-            raise ValueError(f"unknown reset options {unknown}; accepted: {list(RESET_OPTIONS)}")
+            raise InputError(f"unknown reset options {unknown}; accepted: {list(RESET_OPTIONS)}")
         if "layout_seed" in options:
             lo, hi = SPLIT_SEEDS[self.task.config.split]
             s = options["layout_seed"]
             if not isinstance(s, int | np.integer) or not lo <= s < hi:
-                raise ValueError(
+                raise InputError(
                     f"layout_seed={s!r} is outside the {self.task.config.split!r} split [{lo}, {hi})"
                 )
         obs, info = super().reset(seed=seed, options=options)
@@ -221,9 +222,9 @@ def _checked_range(value: Any) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"geodesic_range must be a (min, max) pair in m, got {value!r}") from None
+        raise InputError(f"geodesic_range must be a (min, max) pair in m, got {value!r}") from None
     if not (0.5 <= lo < hi <= 8.0):
-        raise ValueError(f"geodesic_range={value!r} is not accepted; expected 0.5 <= min < max <= 8.0 m")
+        raise InputError(f"geodesic_range={value!r} is not accepted; expected 0.5 <= min < max <= 8.0 m")
     return lo, hi
 
 
