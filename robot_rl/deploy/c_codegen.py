@@ -12,8 +12,8 @@ The generated ``policy_act(const float *obs, float *action)``:
     * image inputs (``C*H*W`` floats, row-major, inside ``obs`` like any input) get the depth
       extractor's clip to ``[near, far]`` and scale to ``[0, 1]`` in float, then their
       convolutions (no padding, stride s) + ReLU, flatten and linear + ReLU written out as loops
-      over static const weights, accumulated in double; the features are placed in the
-      extractor's concat order (image features first) before the dense layers;
+      over static const weights, in float; the features are placed in the extractor's concat
+      order (image features first) before the dense layers;
     * uses static const weight arrays, no malloc, only libm; MLP-only policies use stack buffers,
       image policies also static work buffers (so ``policy_act`` is not reentrant for them: call
       it from one thread, once per control step).
@@ -192,21 +192,36 @@ def _normalization_c(spec: PolicySpec) -> tuple[str, str]:
     return "\n".join(consts), "\n".join(code)
 
 
+def _pad4(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
 def _images_c(spec: PolicySpec) -> tuple[str, str]:
-    """Weights, work buffers and loops of every image input's branch, writing its features into ``x``."""
+    """Weights, work buffers and loops of every image input's branch, writing its features into ``x``.
+
+    Each convolution first gathers its input patches into columns (``conv_col[r][p]``: patch entry
+    ``r = (c, ky, kx)`` at output pixel ``p``, rows padded to a multiple of 4 floats), then every
+    output channel is a sum of contiguous ``acc += w * column`` passes (:func:`_axpy_c`) that the
+    compiler vectorizes at ``-O2`` (restrict pointers, constant trip counts), then ReLU.
+    """
     images = [(k, inp) for k, inp in enumerate(spec.inputs) if inp.image is not None]
     if not images:
         return "", ""
     offsets = _feature_offsets(spec)
-    maps = [c.out_channels * c.out_h * c.out_w for _, inp in images for c in inp.image.convs]  # type: ignore[union-attr]
-    planes = [c.out_h * c.out_w for _, inp in images for c in inp.image.convs]  # type: ignore[union-attr]
-    feats = [inp.image.features for _, inp in images]  # type: ignore[union-attr]
+    convs = [c for _, inp in images for c in inp.image.convs]  # type: ignore[union-attr]
+    maps = [c.out_channels * c.out_h * c.out_w for c in convs]
+    cols = [c.in_channels * c.kernel * c.kernel * _pad4(c.out_h * c.out_w) for c in convs]
+    features = [inp.image.features for _, inp in images]  # type: ignore[union-attr]
+    # axpy helpers: one per padded plane size, and per feature width that is a multiple of 4
+    widths = sorted({_pad4(c.out_h * c.out_w) for c in convs} | {n for n in features if n % 4 == 0})
     consts = [
         "/* work buffers of the convolutions (static: no malloc, no large stack frame) */",
         f"static float conv_a[{max(maps)}];",
         f"static float conv_b[{max(maps)}];",
-        f"static double conv_acc[{max(planes + feats)}];",
+        f"static float conv_col[{max(cols)}];",
+        f"static float conv_acc[{max(widths + [_pad4(n) for n in features])}];",
     ]
+    consts += [_axpy_c(n) for n in widths]
     code: list[str] = []
     for k, inp in images:
         image = inp.image
@@ -226,48 +241,59 @@ def _images_c(spec: PolicySpec) -> tuple[str, str]:
         n_out, n_in = lin.weight.shape
         consts.append(f"static const float CWT{k}[{n_in * n_out}] = {{\n{_floats(lin.weight.T)}\n}};")
         consts.append(f"static const float CBL{k}[{n_out}] = {{\n{_floats(lin.bias)}\n}};")
-        at = offsets[inp.name]
+        at, width = offsets[inp.name], _pad4(n_out)
         code.append(
             f"    /* image '{inp.name}': flatten {n_in} -> linear {n_out}, relu -> x[{at}..{at + n_out}) */\n"
-            f"    for (i = 0; i < {n_out}; ++i) conv_acc[i] = (double)CBL{k}[i];\n"
+            f"    for (i = 0; i < {n_out}; ++i) conv_acc[i] = CBL{k}[i];\n"
             f"    for (j = 0; j < {n_in}; ++j) {{\n"
-            f"        const double xj = (double){src}[j];\n"
-            f"        const float *w = &CWT{k}[j * {n_out}];\n"
-            f"        for (i = 0; i < {n_out}; ++i) conv_acc[i] += (double)w[i] * xj;\n    }}\n"
-            f"    for (i = 0; i < {n_out}; ++i) x[{at} + i] = conv_acc[i] > 0.0 ? (float)conv_acc[i] : 0.0f;"
+            + (
+                f"        axpy{width}(conv_acc, &CWT{k}[j * {n_out}], {src}[j]);\n"
+                if width == n_out
+                else f"        for (i = 0; i < {n_out}; ++i) conv_acc[i] += "
+                f"CWT{k}[j * {n_out} + i] * {src}[j];\n"
+            )
+            + "    }\n"
+            f"    for (i = 0; i < {n_out}; ++i) x[{at} + i] = conv_acc[i] > 0.0f ? conv_acc[i] : 0.0f;"
         )
     return "\n".join(consts), "\n".join(code)
 
 
-def _conv_c(k: int, n: int, conv: ConvSpec, src: str, dst: str, name: str) -> str:
-    """One convolution + ReLU: ``dst[o][oy][ox] = relu(b[o] + sum w[o][c][ky][kx] src[c][oy*s+ky][ox*s+kx])``.
+def _axpy_c(n: int) -> str:
+    """``y[0:n] += a * x[0:n]`` with restrict pointers and a constant ``n`` (a multiple of 4)."""
+    return (
+        f"static void axpy{n}(float *restrict y, const float *restrict x, const float a)\n{{\n"
+        f"    int i;\n    for (i = 0; i < {n}; ++i) y[i] += a * x[i];\n}}"
+    )
 
-    Written per weight over the output plane (independent accumulators, in double), so the inner
-    loop pipelines; the sum is exact to double rounding, closer to the real value than any float order.
-    """
+
+def _conv_c(k: int, n: int, conv: ConvSpec, src: str, dst: str, name: str) -> str:
+    """One convolution + ReLU: ``dst[o][p] = relu(b[o] + sum_r w[o][r] col[r][p])`` (:func:`_images_c`)."""
     ic, oc, kk, s = conv.in_channels, conv.out_channels, conv.kernel, conv.stride
     ih, iw, oh, ow = conv.in_h, conv.in_w, conv.out_h, conv.out_w
+    plane, width, rows = oh * ow, _pad4(oh * ow), ic * kk * kk
     return (
         f"    /* image '{name}' conv {n}: {ic}x{ih}x{iw} -> {oc}x{oh}x{ow}, "
         f"kernel {kk}, stride {s}, relu */\n"
-        f"    for (o = 0; o < {oc}; ++o) {{\n"
-        f"        for (p = 0; p < {oh * ow}; ++p) conv_acc[p] = (double)CB{k}_{n}[o];\n"
-        f"        for (c = 0; c < {ic}; ++c) {{\n"
-        f"            for (ky = 0; ky < {kk}; ++ky) {{\n"
-        f"                for (kx = 0; kx < {kk}; ++kx) {{\n"
-        f"                    const double wv =\n"
-        f"                        (double)CW{k}_{n}[((o * {ic} + c) * {kk} + ky) * {kk} + kx];\n"
-        f"                    const float *in = &{src}[(c * {ih} + ky) * {iw} + kx];\n"
-        f"                    for (oy = 0; oy < {oh}; ++oy) {{\n"
-        f"                        const float *r = &in[oy * {s * iw}];\n"
-        f"                        double *acc = &conv_acc[oy * {ow}];\n"
-        f"                        for (ox = 0; ox < {ow}; ++ox) acc[ox] += wv * (double)r[ox * {s}];\n"
+        f"    for (c = 0; c < {ic}; ++c) {{\n"
+        f"        for (ky = 0; ky < {kk}; ++ky) {{\n"
+        f"            for (kx = 0; kx < {kk}; ++kx) {{\n"
+        f"                float *col = &conv_col[((c * {kk} + ky) * {kk} + kx) * {width}];\n"
+        f"                const float *in = &{src}[(c * {ih} + ky) * {iw} + kx];\n"
+        f"                for (oy = 0; oy < {oh}; ++oy) {{\n"
+        f"                    for (ox = 0; ox < {ow}; ++ox) {{\n"
+        f"                        col[oy * {ow} + ox] = in[oy * {s * iw} + ox * {s}];\n"
         f"                    }}\n"
         f"                }}\n"
         f"            }}\n"
         f"        }}\n"
-        f"        for (p = 0; p < {oh * ow}; ++p) {{\n"
-        f"            {dst}[o * {oh * ow} + p] = conv_acc[p] > 0.0 ? (float)conv_acc[p] : 0.0f;\n"
+        f"    }}\n"
+        f"    for (o = 0; o < {oc}; ++o) {{\n"
+        f"        for (p = 0; p < {width}; ++p) conv_acc[p] = CB{k}_{n}[o];\n"
+        f"        for (r = 0; r < {rows}; ++r) {{\n"
+        f"            axpy{width}(conv_acc, &conv_col[r * {width}], CW{k}_{n}[o * {rows} + r]);\n"
+        f"        }}\n"
+        f"        for (p = 0; p < {plane}; ++p) {{\n"
+        f"            {dst}[o * {plane} + p] = conv_acc[p] > 0.0f ? conv_acc[p] : 0.0f;\n"
         f"        }}\n"
         f"    }}"
     )
@@ -328,7 +354,7 @@ def generate_source(spec: PolicySpec) -> str:
     post_consts, post_code = _postprocess_c(spec, out, n_out)
     decl_best = "    int best;\n" if spec.postprocess == "argmax" else ""
     if image_code:
-        decl_best += "    int o, c, ky, kx, oy, ox, p;\n"
+        decl_best += "    int o, c, ky, kx, oy, ox, p, r;\n"
         norm_consts += "\n" + image_consts
         norm_code += "\n" + image_code
     return f"""/* Generated by robot_rl.deploy.c_codegen. C99, no malloc, only libm. Do not edit. */
