@@ -249,7 +249,7 @@ def test_sim_hardware_nan_pixel_is_caught(make_bundle: Callable[[str], Path]) ->
 
 
 # ---------------------------------------------------------------------- refusals
-def _untrained_depth_ppo(size: int = SIZE, **policy_kwargs: Any) -> Any:
+def _untrained_depth_ppo(size: int = SIZE, proprio_key: str = "proprio", **policy_kwargs: Any) -> Any:
     from stable_baselines3 import PPO
 
     from robot_rl.nets import DepthCnnExtractor
@@ -259,7 +259,8 @@ def _untrained_depth_ppo(size: int = SIZE, **policy_kwargs: Any) -> Any:
         **TOY_CNN["features_extractor_kwargs"],
         **kwargs.get("features_extractor_kwargs", {}),
     }
-    return PPO("MultiInputPolicy", ToyDepthEnv(size), policy_kwargs=kwargs, n_steps=64, seed=0)
+    env = ToyDepthEnv(size, proprio_key)
+    return PPO("MultiInputPolicy", env, policy_kwargs=kwargs, n_steps=64, seed=0)
 
 
 def test_untrained_depth_policy_spec_reads_the_cnn() -> None:
@@ -278,30 +279,32 @@ def test_untrained_depth_policy_spec_reads_the_cnn() -> None:
 
 
 def test_odd_shapes_match_sb3_in_torch_and_c(tmp_path: Path) -> None:
-    """Planes and feature widths that are not multiples of 4 (the C code's vector width), stride 1 and 2."""
+    """Planes and feature widths that are not multiples of 4 (the C code's vector width), stride 1 and 2,
+    and a proprioception key ("arm") that the Dict sorts BEFORE the image while the extractor
+    concatenates the image features first: manifest order and feature order differ."""
     import torch
 
     from robot_rl.deploy.c_build import CHarness
     from robot_rl.deploy.c_codegen import write_c_package
     from robot_rl.deploy.graph import ExportedPolicy
 
-    cnn = {"channels": [3, 5], "kernels": [3, 3], "strides": [1, 2], "cnn_features": 7}
-    model = _untrained_depth_ppo(size=13, features_extractor_kwargs=cnn)
+    cnn = {"channels": [3, 5], "kernels": [3, 3], "strides": [1, 2], "cnn_features": 7, "proprio_key": "arm"}
+    model = _untrained_depth_ppo(size=13, proprio_key="arm", features_extractor_kwargs=cnn)
     spec = extract_spec(model, None, "ppo")
-    image = spec.inputs[0].image
+    assert [i.name for i in spec.inputs] == ["arm", "depth"] and spec.feature_order == ["depth", "arm"]
+    image = spec.inputs[1].image
     assert image is not None and [(c.out_h, c.out_w) for c in image.convs] == [(11, 11), (5, 5)]
     rng = np.random.default_rng(0)
     depth = rng.uniform(0.0, 1.0, (64, 169)).astype(np.float32)
     proprio = rng.uniform(-2.0, 2.0, (64, 4)).astype(np.float32)
-    expected = model.predict({"depth": depth.reshape(-1, 1, 13, 13), "proprio": proprio}, deterministic=True)[
-        0
-    ]
+    obs = {"depth": depth.reshape(-1, 1, 13, 13), "arm": proprio}
+    expected = model.predict(obs, deterministic=True)[0]
     with torch.no_grad():
-        torch_out = ExportedPolicy(spec)(torch.from_numpy(depth), torch.from_numpy(proprio)).numpy()
+        torch_out = ExportedPolicy(spec)(torch.from_numpy(proprio), torch.from_numpy(depth)).numpy()
     assert np.max(np.abs(torch_out - expected)) <= 1e-5
     write_c_package(spec, tmp_path / "c")
     with CHarness(tmp_path / "c") as harness:
-        actions, status = harness.run(np.concatenate([depth, proprio], axis=1))
+        actions, status = harness.run(np.concatenate([proprio, depth], axis=1))  # manifest order
     assert not status.any() and np.max(np.abs(actions - expected)) <= 1e-4
     assert np.ptp(expected, axis=0).min() > 1e-4  # the rows give different actions: a real comparison
 

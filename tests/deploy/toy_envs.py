@@ -72,12 +72,13 @@ class ToyDepthEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     metadata = {"render_modes": [], "render_fps": 20}  # noqa: RUF012
 
-    def __init__(self, size: int = 24) -> None:
+    def __init__(self, size: int = 24, proprio_key: str = "proprio") -> None:
         self.size = int(size)
+        self.proprio_key = proprio_key  # a key sorting before "depth" puts proprio first in the Dict
         self.observation_space = spaces.Dict(
             {
                 "depth": spaces.Box(0.0, 1.0, shape=(1, self.size, self.size), dtype=np.float32),
-                "proprio": spaces.Box(-2.0, 2.0, shape=(4,), dtype=np.float32),
+                proprio_key: spaces.Box(-2.0, 2.0, shape=(4,), dtype=np.float32),
             }
         )
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
@@ -113,7 +114,7 @@ class ToyDepthEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         disc = (self._gx - self._target[0]) ** 2 + (self._gy - self._target[1]) ** 2 < 0.3**2
         depth[disc] = 0.25
         proprio = np.clip(np.concatenate([self._pos, self._vel]), -2.0, 2.0).astype(np.float32)
-        return {"depth": depth[None], "proprio": proprio}
+        return {"depth": depth[None], self.proprio_key: proprio}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # type: ignore[override]
         super().reset(seed=seed)
