@@ -248,6 +248,23 @@ def test_sim_hardware_nan_pixel_is_caught(make_bundle: Callable[[str], Path]) ->
     assert all(np.all(np.isfinite(a)) for a in hw.actions)
 
 
+def test_bench_deploy_judges_an_image_policy_by_the_image_target(
+    make_bundle: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robot_rl.cli import main
+
+    bundle = str(make_bundle("depth_sac"))
+    assert main(["bench", "deploy", bundle, "--calls", "300", "--loop-seconds", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    onnx_line = next(line for line in lines if line.strip().startswith("onnxruntime"))
+    c_line = next(line for line in lines if line.strip().startswith("C "))
+    assert "p99 <= 5000 us target" in onnx_line and "p99 <= 5000 us target" in c_line
+    mlp = json.loads((make_bundle("td3") / "manifest.json").read_text())
+    from robot_rl.deploy.bench import p99_targets_us
+
+    assert p99_targets_us(mlp) == (100.0, 10.0)
+
+
 # ---------------------------------------------------------------------- refusals
 def _untrained_depth_ppo(size: int = SIZE, proprio_key: str = "proprio", **policy_kwargs: Any) -> Any:
     from stable_baselines3 import PPO
