@@ -9,7 +9,9 @@ Bundle layout (``out_dir``)::
     closed_loop.json  SB3's closed-loop result on seeded episodes (verify's reference)
     manifest.json   layouts, units, bounds, normalization, provenance, SHA-256, and the deploy
                     contract: policy rate, the env's safe action, what each action entry means
-                    per second, the robot's safety limits (from launch/deploy_*.yaml)
+                    per second, the robot's safety limits (from launch/deploy_*.yaml); for
+                    image policies the features extractor's settings and the env's camera
+                    contract (``env.unwrapped.camera_contract()``)
     manifest.sig    optional Ed25519 signature of manifest.json (``sign=KEY``)
 
 Everything is generated from one :class:`~robot_rl.deploy.spec.PolicySpec`. The bundle holds no
@@ -20,6 +22,7 @@ nothing outside the bundle, whatever its working directory.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import shutil
 import tempfile
 import warnings
@@ -34,7 +37,7 @@ from robot_rl.deploy import c_codegen, golden
 from robot_rl.deploy.manifest import SCHEMA, generic_layout, write_manifest
 from robot_rl.deploy.onnx_scan import RANDOM_OPS
 from robot_rl.deploy.source import PolicySource, load_source
-from robot_rl.deploy.spec import PolicySpec, extract_spec
+from robot_rl.deploy.spec import InputSpec, PolicySpec, extract_spec
 from robot_rl.errors import InputError
 
 FORMATS = ("onnx", "torchscript", "c")
@@ -319,9 +322,14 @@ def _env_layouts(env: Any, spec: PolicySpec) -> tuple[list[dict[str, Any]], list
             getattr(base, "task", None), "goal_layout"
         ):
             layout = base.task.goal_layout.to_dict()
+        if layout is None and inp.image is not None:
+            layout = image_layout(inp)
         if layout is None:
             layout = generic_layout(inp.name, inp.size, inp.low.tolist(), inp.high.tolist())
-        inputs.append({"name": inp.name, "size": inp.size, "dtype": "float32", "layout": layout})
+        row: dict[str, Any] = {"name": inp.name, "size": inp.size, "dtype": "float32", "layout": layout}
+        if inp.shape is not None:
+            row["shape"] = list(inp.shape)  # fed flat (size entries, row-major), reshaped in the graph
+        inputs.append(row)
     if hasattr(base, "action_layout"):
         act_layout = base.action_layout.to_dict()
     else:
@@ -333,6 +341,52 @@ def _env_layouts(env: Any, spec: PolicySpec) -> tuple[list[dict[str, Any]], list
             )
     table = getattr(base, "_discrete_actions", None)
     return inputs, act_layout, None if table is None else np.asarray(table).tolist()
+
+
+def image_layout(inp: InputSpec) -> list[dict[str, Any]]:
+    """Layout row of an image input: one field, ``C*H*W`` entries in row-major order, metres."""
+    assert inp.image is not None and inp.shape is not None
+    low, high = np.unique(inp.low), np.unique(inp.high)
+    near, far = inp.image.near, inp.image.far
+    clip = "" if near is None else f"; the policy clips it to [{near:g}, {far:g}] m and scales it to [0, 1]"
+    return [
+        {
+            "name": inp.name,
+            "unit": "m",
+            "size": inp.size,
+            "start": 0,
+            "stop": inp.size,
+            "low": float(low[0]) if low.size == 1 and np.isfinite(low[0]) else None,
+            "high": float(high[0]) if high.size == 1 and np.isfinite(high[0]) else None,
+            "description": (
+                f"depth image of shape {list(inp.shape)} (channels, rows, columns) flattened row-major: "
+                f"entry index = (c * {inp.shape[1]} + row) * {inp.shape[2]} + column{clip}; "
+                "NaN or Inf pixels are faults (the safety filter sends the safe action)"
+            ),
+        }
+    ]
+
+
+def camera_contract(env: Any) -> dict[str, Any] | None:
+    """``env.unwrapped.camera_contract()`` (what the robot's camera must deliver), or ``None``.
+
+    Raises:
+        InputError: the method exists but does not return a JSON object of finite values.
+    """
+    method = getattr(env.unwrapped, "camera_contract", None)
+    if not callable(method):
+        return None
+    contract = method()
+    try:
+        if not isinstance(contract, dict):
+            raise TypeError(f"got {type(contract).__name__}")
+        json.dumps(contract, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"{type(env.unwrapped).__name__}.camera_contract() must return a JSON object (dict of "
+            f"numbers, strings, lists) with finite numbers; {exc}"
+        ) from None
+    return contract
 
 
 def _control_period(env: Any) -> float | None:
@@ -384,6 +438,9 @@ def build_manifest(
             "outputs": ["action"],
         },
         "golden": {"file": "golden.npz", "rows": rows},
+        # the features extractor's settings (None: SB3's flatten extractors) and the camera contract
+        "features_extractor": spec.extractor,
+        "camera": camera_contract(env),
         # Where the policy came from, for people; nothing on the robot side or in verify reads it.
         "provenance": {"run_dir": str(src.run_dir.resolve()), "model_path": str(src.model_path.resolve())},
         "versions": runs.versions(),  # one source of truth with the run's versions.json

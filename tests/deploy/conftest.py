@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.deploy.toy_envs import TOY_GOAL_ID, register_toy_envs
+from tests.deploy.toy_envs import TOY_DEPTH_ID, TOY_GOAL_ID, register_toy_envs
 
 register_toy_envs()
 torch.set_num_threads(1)
@@ -25,6 +25,18 @@ RUNS: dict[str, tuple[str, str, bool, int]] = {
     "ppo_discrete_norm": ("ppo", "CartPole-v1", True, 256),
     "her_goal_norm": ("sac", TOY_GOAL_ID, True, 300),
     "grasp_ppo_norm": ("ppo", "robot_rl/PandaGrasp-v0", True, 256),
+    "depth_ppo_norm": ("ppo", TOY_DEPTH_ID, True, 256),
+    "depth_sac": ("sac", TOY_DEPTH_ID, False, 200),
+}
+#: A small depth CNN for the toy depth runs (fast to train; the default layer types).
+TOY_CNN: dict[str, Any] = {
+    "features_extractor": "depth_cnn",
+    "features_extractor_kwargs": {
+        "channels": [4, 8],
+        "kernels": [5, 3],
+        "strides": [2, 2],
+        "cnn_features": 16,
+    },
 }
 
 
@@ -36,6 +48,10 @@ def run_config(name: str, algo: str, env_id: str, normalize: bool, steps: int) -
         kwargs = {"n_steps": 128, "batch_size": 64, "n_epochs": 1}
     if algo == "tqc":
         policy_kwargs["n_critics"] = 2
+    if env_id == TOY_DEPTH_ID:
+        policy_kwargs.update(TOY_CNN)
+        if algo != "ppo":
+            kwargs.update(buffer_size=1000, batch_size=32)
     return {
         "name": name,
         "env": {"id": env_id, "normalize": {"enabled": normalize, "clip_obs": 5.0}},
