@@ -42,6 +42,10 @@ VERBS: dict[str, tuple[str, str]] = {
         "robot_rl.envs.commands_episodes",
         "freeze navigation episodes (procedural layouts or a ROS map) into a replayable episode set",
     ),
+    "benchmark": (
+        "robot_rl.benchmark.commands",
+        "benchmark navigation agents on a frozen episode set: paired statistics, trajectory maps",
+    ),
 }
 
 

@@ -173,6 +173,11 @@ class NavigateTask(Task):
             )
         raise RuntimeError("20 layouts in a row had no valid start/goal pair; check the task ranges")
 
+    @property
+    def goal_geodesic(self) -> float:
+        """Geodesic distance (m) from the base to the goal after the last reset or step (grid field)."""
+        return float(self._phi)
+
     # ------------------------------------------------------------------ per step
     def _potential(self, x: float, y: float) -> float:
         """Geodesic distance to the goal (m) at a world point: bilinear in the goal field."""
