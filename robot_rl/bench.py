@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from robot_rl.jsonio import dumps_strict
+
 DISPATCH = {
     "train": "robot_rl.train.bench",
     "deploy": "robot_rl.deploy.bench",
@@ -239,7 +241,7 @@ def run_env(argv: list[str]) -> int:
         print(f"RSS over {args.resets} resets: {before:.1f} -> {after:.1f} MiB (+{after - before:.1f} MiB)")
         result["rss_mb"] = {"resets": args.resets, "before": before, "after": after}
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.write_text(dumps_strict(result, indent=2))
     return 0
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import math
 import re
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from robot_rl import jsonio
 from robot_rl.benchmark.agents import AgentSpec
 from robot_rl.benchmark.metrics import FAILURE_TYPES, mcnemar_exact, paired_bootstrap_ci, wilson
 from robot_rl.benchmark.runner import COLUMNS, EpisodeResult
@@ -33,22 +33,9 @@ from robot_rl.benchmark.runner import COLUMNS, EpisodeResult
 MEAN_KEYS = ("spl", "soft_spl", "final_distance", "final_euclidean", "path_length", "collisions", "time_s")
 
 
-def strict(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by ``None`` (JSON ``null``), recursively."""
-    if isinstance(value, dict):
-        return {k: strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strict(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def dumps_strict(data: Any) -> str:
-    """Indented strict JSON (raises on anything :func:`strict` did not make finite)."""
-    return json.dumps(strict(data), indent=2, allow_nan=False) + "\n"
+    """Indented strict JSON (non-finite numbers as ``null``), one trailing newline."""
+    return jsonio.dumps_strict(data, indent=2) + "\n"
 
 
 def _cell(v: Any) -> str:

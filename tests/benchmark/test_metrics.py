@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from robot_rl.benchmark.metrics import classify, mcnemar_exact, paired_bootstrap_ci, soft_spl, wilson
-from robot_rl.benchmark.report import dumps_strict, strict
+from robot_rl.benchmark.report import dumps_strict
+from robot_rl.jsonio import loads_strict, strict
 from robot_rl.train.evaluate import wilson_interval
 
 DT = 0.1
@@ -82,3 +83,6 @@ def test_strict_json_turns_non_finite_numbers_into_null() -> None:
     assert strict(data) == {"a": None, "b": [1.0, None, 2.5], "c": {"d": None, "e": 3}}
     text = dumps_strict(data)
     assert "NaN" not in text and "Infinity" not in text
+    assert loads_strict(text) == {"a": None, "b": [1.0, None, 2.5], "c": {"d": None, "e": 3}}
+    with pytest.raises(ValueError, match="not strict JSON: NaN"):
+        loads_strict('{"a": NaN}')
