@@ -141,3 +141,21 @@ def test_make_set_digest_is_stable_and_content_sensitive() -> None:
         != make_set("s", "robot_rl/MobileNav-v0", {"split": "test"}, [{**ep, "seed": 2}])["digest"]
     )
     assert a["digest"].startswith("sha256:") and len(a["digest"]) == 7 + 64
+
+
+def test_the_episodes_verb_writes_a_loadable_set(tmp_path: Path, capsys) -> None:
+    from robot_rl.cli import main
+
+    out = tmp_path / "mine.json"
+    args = ["episodes", "robot_rl/MobileNav-v0", "--map", "warehouse", "--n", "3", "--out", str(out)]
+    assert main(args) == 0
+    data = load_set(out)
+    assert data["name"] == "mine" and data["env_kwargs"] == {"split": "test", "map": "warehouse"}
+    assert [ep["seed"] for ep in data["episodes"]] == [2_000_000, 2_000_001, 2_000_002]
+    assert data["digest"] in capsys.readouterr().out
+    # the shipped warehouse set was made by the same command: its first episodes are these
+    assert load_set("warehouse")["episodes"][:3] == [
+        {**ep, "id": f"warehouse-{i:04d}"} for i, ep in enumerate(data["episodes"])
+    ]
+    assert main(["episodes", "robot_rl/PandaGrasp-v0", "--out", str(out)]) == 2
+    assert "for navigation envs" in capsys.readouterr().err
