@@ -11,8 +11,9 @@ Per episode:
       ``terminate_on_collision``); ``stopped_short`` (no progress for :data:`STUCK_SECONDS` at
       the end, within :data:`SHORT_RADIUS` of the goal); ``stuck`` (no progress for
       :data:`STUCK_SECONDS` at the end, farther away); ``timeout`` (still making progress when
-      the time ran out). "No progress": the geodesic distance to the goal fell by less than
-      :data:`STUCK_PROGRESS` m over the window.
+      the time ran out). "No progress": the closest the agent came to the goal (geodesic
+      distance) in the final window is less than :data:`STUCK_PROGRESS` m closer than its best
+      before the window, so driving back and forth counts as no progress.
 
 Across episodes, with scipy: a Wilson 95% interval of the success rate; for a pair of agents on
 the same episodes, McNemar's exact test on success (a two-sided binomial test on the discordant
@@ -72,9 +73,9 @@ def classify(success: bool, terminated: bool, distances: ArrayLike, dt: float) -
     if terminated:
         return "collision"
     d = np.asarray(distances, dtype=np.float64)
-    window = max(1, round(STUCK_SECONDS / dt))
-    before = d[max(0, len(d) - 1 - window)]
-    if before - d[-1] < STUCK_PROGRESS:
+    window = min(max(1, round(STUCK_SECONDS / dt)), len(d) - 1)
+    # progress = a new best distance: oscillating in front of a wall is no progress
+    if window < 1 or d[:-window].min() - d[-window:].min() < STUCK_PROGRESS:
         return "stopped_short" if d[-1] <= SHORT_RADIUS else "stuck"
     return "timeout"
 

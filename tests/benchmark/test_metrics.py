@@ -41,6 +41,11 @@ def test_failure_types_from_hand_made_distance_traces() -> None:
     assert classify(False, False, wiggle, DT) == "stuck"
     moving = np.concatenate([np.linspace(4.0, 2.0, 200), np.linspace(2.0, 1.8, 51)[1:]])
     assert classify(False, False, moving, DT) == "timeout"
+    # back and forth between 2.0 and 2.4 m: ends 0.4 m closer than 5 s ago, but never beats its best
+    swing = np.concatenate(
+        [np.linspace(4.0, 2.0, 150), 2.2 + 0.2 * np.cos(np.linspace(np.pi, 3 * np.pi, 101))]
+    )
+    assert swing[-51] - swing[-1] > 0.3 and classify(False, False, swing, DT) == "stuck"
 
 
 def test_mcnemar_exact_matches_the_binomial_tail() -> None:
