@@ -93,3 +93,42 @@ def test_cli_refuses_bad_options(tmp_path: Path, capsys) -> None:
         main(["benchmark", "nav", "--episodes", "nope", "--agents", "planner", "--out", str(tmp_path)]) == 2
     )
     assert "shipped: apartment" in capsys.readouterr().err
+
+
+class DiscreteStop:
+    """A user agent asking for the discrete env: always the stop primitive (index 6)."""
+
+    env_kwargs = {"action_type": "discrete"}  # noqa: RUF012
+
+    def reset(self, obs, info) -> None:
+        self.start = info["start"]
+
+    def act(self, obs) -> int:
+        return 6
+
+
+def test_a_tiny_trained_run_and_a_discrete_user_agent_on_a_shipped_map(tmp_path: Path) -> None:
+    run_dir = tmp_path / "tiny"
+    train = ["train", "nav_sac", "--run-dir", str(run_dir), "--timesteps", "128"]
+    sets = ["env.n_envs=1", "algo.kwargs.learning_starts=32", "algo.kwargs.batch_size=16",
+            "train.eval_freq=128", "train.eval_episodes=1", "train.checkpoint_freq=128"]  # fmt: skip
+    assert main([*train, *(a for s in sets for a in ("--set", s))]) == 0
+    spec = resolve_agent(str(run_dir))
+    assert spec.kind == "run" and spec.env_kwargs["split"] == "train"
+    stop = resolve_agent("tests.benchmark.test_benchmark_cli:DiscreteStop")
+    assert stop.env_id == "robot_rl/MobileNavDiscrete-v0"
+    out = tmp_path / "bench"
+    args = ["benchmark", "nav", "--episodes", "apartment", "--limit", "2", "--out", str(out)]
+    assert (
+        main([*args, "--agents", "planner", str(run_dir), "tests.benchmark.test_benchmark_cli:DiscreteStop"])
+        == 0
+    )
+    summary = _strict_load(out / "summary.json")
+    # the run trained on split=train; the episodes' kwargs (the apartment map) win
+    assert summary["agents"][str(run_dir)]["env_kwargs"]["map"] == "apartment"
+    stopped = summary["agents"]["tests.benchmark.test_benchmark_cli:DiscreteStop"]
+    assert stopped["env_id"] == "robot_rl/MobileNavDiscrete-v0"
+    assert (
+        stopped["successes"] == 0 and stopped["failures"]["stuck"] + stopped["failures"]["stopped_short"] == 2
+    )
+    assert stopped["means"]["path_length"] < 0.05 and stopped["means"]["soft_spl"] == 0.0
