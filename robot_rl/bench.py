@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from robot_rl.errors import InputError
+from robot_rl.jsonio import dumps_strict
 
 DISPATCH = {
     "train": "robot_rl.train.bench",
@@ -237,7 +238,7 @@ def run_env(argv: list[str]) -> int:
         print(f"RSS over {args.resets} resets: {before:.1f} -> {after:.1f} MiB (+{after - before:.1f} MiB)")
         result["rss_mb"] = {"resets": args.resets, "before": before, "after": after}
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.write_text(dumps_strict(result, indent=2))
     return 0
 
 

@@ -46,6 +46,14 @@ VERBS: dict[str, tuple[str, str]] = {
     "deploy": ("robot_rl.deploy.commands_deploy", "run an exported policy in the safe control loop"),
     "zoo": ("robot_rl.commands_zoo", "list the pretrained policies (zoo:NAME) with their measured results"),
     "keygen": ("robot_rl.deploy.commands_keygen", "make an Ed25519 key pair to sign and trust bundles"),
+    "episodes": (
+        "robot_rl.envs.commands_episodes",
+        "freeze navigation episodes (procedural layouts or a ROS map) into a replayable episode set",
+    ),
+    "benchmark": (
+        "robot_rl.benchmark.commands",
+        "benchmark navigation agents on a frozen episode set: paired statistics, trajectory maps",
+    ),
 }
 
 

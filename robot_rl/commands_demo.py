@@ -12,13 +12,13 @@ Re-running is cheap: a finished run in ``--run-dir`` is reused, an interrupted o
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 from robot_rl.errors import InputError
+from robot_rl.jsonio import dumps_strict
 
 #: A shipped config's name (robot-rl configs lists them) or a YAML file.
 DEFAULT_CONFIG = "grasp_ppo"
@@ -90,7 +90,7 @@ def _evaluate(run: Path, episodes: int) -> tuple[dict[str, Any], Path | None]:
     out = run / "eval"
     write_csv(result.rows, out / "episodes.csv")
     (out / "summary.json").parent.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+    (out / "summary.json").write_text(dumps_strict(result.summary, indent=2) + "\n")
     video: Path | None = None
     try:
         video = write_video(result.frames, out / "episodes.gif", fps=result.fps)

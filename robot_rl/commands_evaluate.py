@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from robot_rl.errors import InputError
+from robot_rl.jsonio import dumps_strict
 from robot_rl.train.evaluate import DEFAULT_EVAL_SEED
 
 
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     json_path = args.json or src.out_dir / "summary.json"
     write_csv(result.rows, csv_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    json_path.write_text(dumps_strict(summary, indent=2) + "\n")
     steps = f"{src.num_timesteps} steps" if src.num_timesteps is not None else "steps unknown"
     print(f"{src.env_id} {kwargs} | {src.label} ({steps})")
     print(format_summary(result.summary))

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from robot_rl.errors import InputError, MissingInputError
+from robot_rl.jsonio import dumps_strict
 
 SCHEMA = 1
 RUN_JSON = "run.json"
@@ -51,7 +52,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Atomically write ``data`` as indented JSON."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path, dumps_strict(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from robot_rl.jsonio import dumps_strict
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,5 +42,5 @@ def run(args: argparse.Namespace) -> int:
     print(report.format())
     if args.json:
         data = {"ok": report.ok, "checks": [vars(c) for c in report.checks], "figures": report.figures}
-        args.json.write_text(json.dumps(data, indent=2, default=str))
+        args.json.write_text(dumps_strict(data, indent=2, default=str))
     return 0 if report.ok else 1

@@ -23,7 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from robot_rl.envs.core import EnvSettings, RobotTaskEnv, check_choice, check_range
+from robot_rl.envs.nav_episodes import check_record
 from robot_rl.envs.nav_layout import SPLIT_SEEDS, LayoutConfig, clearance_to
+from robot_rl.envs.nav_map import NavMap, load_world
 from robot_rl.envs.robots.diff_drive import DiffDriveRobot, DiffDriveSpec, LidarConfig
 from robot_rl.envs.tasks.navigate import NavigateConfig, NavigateTask
 from robot_rl.errors import InputError
@@ -47,7 +49,7 @@ MOTION_PRIMITIVES = np.array(
 #: Minimum detour ratio (geodesic / straight line) per difficulty.
 DIFFICULTIES = {"standard": 1.0, "hard": 1.25}
 
-RESET_OPTIONS = ("layout_seed",)
+RESET_OPTIONS = ("layout_seed", "episode")
 
 #: MOTION_PRIMITIVES as the env settings' action table (the same float32 values).
 _DISCRETE_TABLE = tuple(tuple(row) for row in MOTION_PRIMITIVES.tolist())
@@ -70,6 +72,8 @@ class MobileNavEnv(RobotTaskEnv):
         terminate_on_collision: End the episode at the first contact.
         obs_noise_std, action_latency_steps: see :class:`~robot_rl.envs.core.EnvSettings`.
         render_size: Side of the ``rgb_array`` image, px.
+        map: A ROS map_server map (YAML path, or a shipped map's name such as ``"office"``) to
+            navigate instead of procedural layouts; see :mod:`robot_rl.envs.nav_map`.
     """
 
     # Only the numpy top-down view: a PyBullet GUI ("human") blocks on machines without a display,
@@ -98,6 +102,7 @@ class MobileNavEnv(RobotTaskEnv):
         obs_noise_std: float = 0.0,
         action_latency_steps: int = 0,
         render_size: int = 256,
+        map: str | None = None,
     ) -> None:
         check_choice("action_type", action_type, ["continuous", "discrete"])
         check_choice("split", split, list(SPLIT_SEEDS))
@@ -128,10 +133,12 @@ class MobileNavEnv(RobotTaskEnv):
             map_aware=map_aware,
             terminate_on_collision=terminate_on_collision,
         )
+        world = load_world(map, DiffDriveSpec().radius, (lo, hi)) if map is not None else None
+        self.world: NavMap | None = world
         sim = PyBulletSession("direct", physics_dt=timing.physics_dt)
         try:
             robot = DiffDriveRobot(sim, timing, DiffDriveSpec(), lidar)
-            task = NavigateTask(sim, robot, config, LayoutConfig())
+            task = NavigateTask(sim, robot, config, LayoutConfig(), world=world)
             super().__init__(robot, task, settings)
         except Exception:
             sim.close()  # a rejected argument must not leave a physics client behind
@@ -142,10 +149,12 @@ class MobileNavEnv(RobotTaskEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset; ``options={"layout_seed": s}`` pins the layout (``s`` must be in the split's range).
+        """Reset; ``options={"layout_seed": s}`` pins the layout (``s`` must be in the split's range),
+        ``options={"episode": record}`` replays a frozen episode (:mod:`robot_rl.envs.nav_episodes`).
 
         ``info`` holds ``layout_seed`` (the map: :func:`~robot_rl.envs.nav_layout.generate_layout`
-        rebuilds it), ``geodesic_distance`` (m), and ``start`` / ``goal`` (world x, y in m).
+        rebuilds it; -1 on a map), ``geodesic_distance`` (m), ``start`` / ``goal`` (world x, y in m),
+        ``start_yaw`` (rad) and ``map`` / ``map_sha256`` (``None`` without a map).
         """
         options = options or {}
         unknown = sorted(set(options) - set(RESET_OPTIONS))
@@ -158,12 +167,18 @@ class MobileNavEnv(RobotTaskEnv):
                 raise InputError(
                     f"layout_seed={s!r} is outside the {self.task.config.split!r} split [{lo}, {hi})"
                 )
+        if options.get("episode") is not None:
+            sha = self.world.sha256 if self.world is not None else None
+            check_record(options["episode"], sha, SPLIT_SEEDS[self.task.config.split])
         obs, info = super().reset(seed=seed, options=options)
         assert self.task.layout is not None and self.task.episode is not None
         info["layout_seed"] = self.task.layout.seed
         info["geodesic_distance"] = self.task.episode.geodesic
         info["start"] = self.task.episode.start.copy()
         info["goal"] = self.task.episode.goal.copy()
+        info["start_yaw"] = self.task.start_yaw
+        info["map"] = self.world.name if self.world is not None else None
+        info["map_sha256"] = self.world.sha256 if self.world is not None else None
         return obs, info
 
     # ------------------------------------------------------------------ rendering

@@ -82,17 +82,38 @@ def sample_episode(
         if not ok.any():
             continue
         g = tuple(int(v) for v in cells[rng.choice(np.flatnonzero(ok))])
-        goal_field = distance_field(trav, g, res)  # type: ignore[arg-type]
-        start, goal = np.asarray(layout.to_world(*s)), np.asarray(layout.to_world(*g))
-        grid_path = np.asarray([layout.to_world(i, j) for i, j in descend(goal_field, s)])  # type: ignore[arg-type]
-        path = shortcut_path(layout, grid_path, robot_radius + path_margin)
-        geodesic = polyline_length(path)
-        euclid = float(np.linalg.norm(goal - start))
-        if not lo <= geodesic <= hi or geodesic < min_detour_ratio * euclid:
+        episode = episode_between(layout, s, g, robot_radius, path_margin, hops)  # type: ignore[arg-type]
+        euclid = float(np.linalg.norm(episode.goal - episode.start))
+        if not lo <= episode.geodesic <= hi or episode.geodesic < min_detour_ratio * euclid:
             continue
-        relax(goal_field, layout.clearance > 0, res, max_passes=4)
-        return NavEpisode(start, goal, geodesic, path, goal_field, lookahead_table(goal_field, hops))
+        return episode
     return None
+
+
+def episode_between(
+    layout: NavLayout,
+    start_cell: tuple[int, int],
+    goal_cell: tuple[int, int],
+    robot_radius: float,
+    path_margin: float = 0.03,
+    hops: int = 8,
+) -> NavEpisode:
+    """The episode from ``start_cell`` to ``goal_cell`` (both at cell centres): goal field, string-pulled
+    shortest path and geodesic; what :func:`sample_episode` builds for the pair it draws, and what a
+    frozen episode is replayed from.
+
+    Raises:
+        ValueError: if the start cannot reach the goal keeping ``path_margin`` m of clearance.
+    """
+    res = layout.config.resolution
+    trav = layout.free(robot_radius + path_margin)
+    goal_field = distance_field(trav, goal_cell, res)
+    start, goal = np.asarray(layout.to_world(*start_cell)), np.asarray(layout.to_world(*goal_cell))
+    grid_path = np.asarray([layout.to_world(i, j) for i, j in descend(goal_field, start_cell)])
+    path = shortcut_path(layout, grid_path, robot_radius + path_margin)
+    geodesic = polyline_length(path)
+    relax(goal_field, layout.clearance > 0, res, max_passes=4)
+    return NavEpisode(start, goal, geodesic, path, goal_field, lookahead_table(goal_field, hops))
 
 
 def lookahead_table(field: NDArray, hops: int) -> NDArray[np.intp]:

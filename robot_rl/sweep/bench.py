@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from robot_rl.errors import InputError
+from robot_rl.jsonio import dumps_strict
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +116,6 @@ def run(args: argparse.Namespace) -> int:
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sweep_bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / "sweep_bench.json").write_text(dumps_strict(result, indent=2) + "\n")
     print(f"wrote {args.out / 'sweep_bench.json'}")
     return 0

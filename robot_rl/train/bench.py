@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from robot_rl.jsonio import dumps_strict
+
 #: Shipped training configs benchmarked by default (names; robot-rl configs lists them all).
 SHIPPED = ("grasp_ppo", "grasp_tqc_her", "nav_ppo", "nav_sac", "nav_dqn")
 
@@ -145,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         row["load_average"] = [round(x, 2) for x in load]
         row["cpu_count"] = os.cpu_count()
         row["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        (args.out / "figures" / f"{row['name']}.json").write_text(json.dumps(row, indent=2) + "\n")
+        (args.out / "figures" / f"{row['name']}.json").write_text(dumps_strict(row, indent=2) + "\n")
     rows = collect(args.out)
     note = (
         f"Each row: `robot-rl bench train CONFIG` on a {os.cpu_count()}-core CPU machine shared with other "

@@ -24,6 +24,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from robot_rl import runs as rd
+from robot_rl.jsonio import dumps_strict
 from robot_rl.train.evaluate import run_episodes
 
 LATEST = "latest.json"
@@ -92,7 +93,7 @@ def save_checkpoint(model: Any, ckpt_dir: Path, state: TrainState, keep: int) ->
         vecnorm.save(str(tmp / rd.VECNORM))
     if isinstance(model, OffPolicyAlgorithm):
         model.save_replay_buffer(str(tmp / "replay_buffer.pkl"))
-    (tmp / "state.json").write_text(json.dumps(asdict(state) | {"num_timesteps": step}))
+    (tmp / "state.json").write_text(dumps_strict(asdict(state) | {"num_timesteps": step}))
     shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)
     rd.write_json(ckpt_dir / LATEST, {"checkpoint": final.name, "num_timesteps": step})
@@ -119,6 +120,8 @@ def load_state(ckpt: Path) -> TrainState:
     """The :class:`TrainState` saved in a checkpoint."""
     data = json.loads((ckpt / "state.json").read_text())
     data.pop("num_timesteps", None)
+    if data.get("best_return") is None:  # strict JSON wrote -inf (no evaluation yet) as null
+        data["best_return"] = float("-inf")
     return TrainState(**data)
 
 

@@ -145,8 +145,18 @@ def _episode(
     return row
 
 
+#: Episode "metrics" that identify the episode rather than measure it: kept in the per-episode rows,
+#: never averaged (a "mean layout seed" means nothing).
+IDENTIFIER_METRICS = frozenset({"layout_seed"})
+
+
 def summarize(rows: list[dict[str, Any]], metric_keys: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Success rate with its 95% Wilson interval, return/length statistics, metric means."""
+    """Success rate with its 95% Wilson interval, return/length statistics, metric means.
+
+    A metric's mean is over the episodes where it is a finite number: ``time_to_goal`` (NaN on
+    failure) is therefore averaged over successful episodes only, and is ``NaN`` (``null`` in the
+    JSON files) when no episode succeeded. Identifiers (:data:`IDENTIFIER_METRICS`) are skipped.
+    """
     n = len(rows)
     successes = sum(1 for r in rows if r["success"])
     low, high = wilson_interval(successes, n)
@@ -162,6 +172,8 @@ def summarize(rows: list[dict[str, Any]], metric_keys: tuple[str, ...] = ()) -> 
     }
     metrics: dict[str, float] = {}
     for key in metric_keys:
+        if key in IDENTIFIER_METRICS:
+            continue
         vals = np.array([r[METRIC_PREFIX + key] for r in rows], dtype=np.float64)
         vals = vals[np.isfinite(vals)]
         metrics[key] = float(vals.mean()) if vals.size else float("nan")

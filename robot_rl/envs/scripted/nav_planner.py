@@ -1,7 +1,8 @@
 """Scripted baseline for MobileNav: grid A* on the known map plus a pure-pursuit follower.
 
 It uses only what a deployed robot with a map would have:
-    * the map: the layout is a pure function of ``info["layout_seed"]`` (regenerated here);
+    * the map: the layout is a pure function of ``info["layout_seed"]`` (regenerated here), or the
+      ROS map ``info["map"]`` names (loaded here, checked against ``info["map_sha256"]``);
     * the start and goal in map coordinates (``info["start"]``, ``info["goal"]`` at reset);
     * the public observation: goal distance/bearing, base speed and yaw rate.
 
@@ -33,6 +34,7 @@ from robot_rl.envs.nav_layout import (
     polyline_length,
     shortcut_path,
 )
+from robot_rl.envs.nav_map import load_map
 from robot_rl.envs.robots.diff_drive import DiffDriveSpec
 
 
@@ -122,7 +124,13 @@ class NavPlanner:
             KeyError: if ``info`` lacks ``layout_seed``, ``start`` or ``goal``.
             RuntimeError: if no path exists at any clearance.
         """
-        layout = generate_layout(int(info["layout_seed"]), self.layout_config)
+        if info.get("map") is not None:
+            world = load_map(info["map"])
+            if info.get("map_sha256") not in (None, world.sha256):
+                raise RuntimeError(f"map {info['map']!r} on disk differs from the env's (SHA-256)")
+            layout = world.layout
+        else:
+            layout = generate_layout(int(info["layout_seed"]), self.layout_config)
         start, self.goal = np.asarray(info["start"], float), np.asarray(info["goal"], float)
         self.path = self.plan(layout, start, self.goal)
         cos_b, sin_b = obs[self.slices["goal_bearing"]]

@@ -28,8 +28,10 @@ import numpy as np
 
 from robot_rl.envs.core import FloatArray, Task, TaskStatus
 from robot_rl.envs.layout import Field, VectorLayout
-from robot_rl.envs.nav_episode import NavEpisode, sample_episode
+from robot_rl.envs.nav_episode import NavEpisode, episode_between, sample_episode
+from robot_rl.envs.nav_episodes import check_replayed_geodesic
 from robot_rl.envs.nav_layout import SPLIT_SEEDS, LayoutConfig, NavLayout, generate_layout
+from robot_rl.envs.nav_map import MapScene, NavMap
 from robot_rl.envs.nav_metrics import spl
 from robot_rl.envs.nav_scene import NavScene
 from robot_rl.envs.robots.diff_drive import DiffDriveRobot
@@ -78,11 +80,17 @@ class NavigateTask(Task):
         robot: DiffDriveRobot,
         config: NavigateConfig | None = None,
         layout_config: LayoutConfig | None = None,
+        world: NavMap | None = None,
     ) -> None:
         super().__init__(sim, robot)
         self.config = config or NavigateConfig()
-        self.layout_config = layout_config or LayoutConfig()
-        self.scene = NavScene(sim, self.layout_config)
+        self.world = world
+        # a map fixes the layout (and its config); procedural layouts are drawn per reset
+        self.layout_config = world.layout.config if world is not None else layout_config or LayoutConfig()
+        self.scene: NavScene | MapScene = (
+            MapScene(sim, world) if world is not None else NavScene(sim, self.layout_config)
+        )
+        self.start_yaw = 0.0
         reach = float(np.ceil(self.layout_config.arena_size * math.sqrt(2)))
         fields = [
             Field("goal_distance", 1, "m", 0.0, reach, "straight-line distance to the goal"),
@@ -107,30 +115,17 @@ class NavigateTask(Task):
 
     # ------------------------------------------------------------------ reset
     def reset(self, np_random: np.random.Generator, options: Mapping[str, Any] | None = None) -> None:
-        """New layout (or ``options["layout_seed"]``, validated by the env) and start/goal pair."""
-        lo, hi = SPLIT_SEEDS[self.config.split]
-        pinned = (options or {}).get("layout_seed")
-        for _ in range(20):
-            seed = pinned if pinned is not None else int(np_random.integers(lo, hi))
-            layout = generate_layout(seed, self.layout_config)
-            episode = sample_episode(
-                layout,
-                np_random,
-                self.robot.spec.radius,
-                self.config.geodesic_range,
-                self.config.min_detour_ratio,
-            )
-            if episode is not None:
-                break
-            if pinned is not None:
-                raise RuntimeError(f"layout seed {pinned} has no start/goal pair meeting the task's ranges")
+        """New layout (or ``options["layout_seed"]``, validated by the env) and start/goal pair, or
+        the frozen ``options["episode"]`` (:mod:`robot_rl.envs.nav_episodes`, validated by the env)."""
+        options = options or {}
+        if options.get("episode") is not None:
+            layout, episode, yaw = self._frozen(options["episode"])
         else:
-            raise RuntimeError("20 layouts in a row had no valid start/goal pair; check the task ranges")
-        self.layout, self.episode = layout, episode
+            layout, episode = self._sample(np_random, options.get("layout_seed"))
+            yaw = float(np_random.uniform(-np.pi, np.pi))
+        self.layout, self.episode, self.start_yaw = layout, episode, yaw
         self.scene.apply(layout)
-        self.robot.place(
-            float(episode.start[0]), float(episode.start[1]), float(np_random.uniform(-np.pi, np.pi))
-        )
+        self.robot.place(float(episode.start[0]), float(episode.start[1]), yaw)
         self._phi = self._potential(*episode.start)
         self._last = (float(episode.start[0]), float(episode.start[1]))
         self.path = [self._last]
@@ -139,6 +134,49 @@ class NavigateTask(Task):
         self._touching = False
         self._steps = 0
         self._success = False
+
+    def _frozen(self, record: Mapping[str, Any]) -> tuple[NavLayout, NavEpisode, float]:
+        """Layout, episode and start heading of a frozen episode record."""
+        if self.world is not None:
+            layout = self.world.layout
+        else:
+            layout = generate_layout(int(record["layout_seed"]), self.layout_config)
+        start = layout.to_cell(*(float(v) for v in record["start"]))
+        goal = layout.to_cell(*(float(v) for v in record["goal"]))
+        episode = episode_between(layout, start, goal, self.robot.spec.radius)
+        check_replayed_geodesic(record, episode.geodesic)
+        return layout, episode, float(record["start_yaw"])
+
+    def _sample(self, np_random: np.random.Generator, pinned: int | None) -> tuple[NavLayout, NavEpisode]:
+        """A layout (the map's, the pinned seed's or a fresh one) and a start/goal pair on it."""
+        lo, hi = SPLIT_SEEDS[self.config.split]
+        for _ in range(20):
+            if self.world is not None:
+                layout = self.world.layout
+            else:
+                seed = pinned if pinned is not None else int(np_random.integers(lo, hi))
+                layout = generate_layout(seed, self.layout_config)
+            episode = sample_episode(
+                layout,
+                np_random,
+                self.robot.spec.radius,
+                self.config.geodesic_range,
+                self.config.min_detour_ratio,
+            )
+            if episode is not None:
+                return layout, episode
+            if pinned is not None:
+                raise RuntimeError(f"layout seed {pinned} has no start/goal pair meeting the task's ranges")
+        if self.world is not None:
+            raise RuntimeError(
+                f"map {self.world.name!r}: 20 tries found no start/goal pair in the task's ranges"
+            )
+        raise RuntimeError("20 layouts in a row had no valid start/goal pair; check the task ranges")
+
+    @property
+    def goal_geodesic(self) -> float:
+        """Geodesic distance (m) from the base to the goal after the last reset or step (grid field)."""
+        return float(self._phi)
 
     # ------------------------------------------------------------------ per step
     def _potential(self, x: float, y: float) -> float:
