@@ -370,6 +370,8 @@ def image_layout(inp: InputSpec) -> list[dict[str, Any]]:
 def camera_contract(env: Any) -> dict[str, Any] | None:
     """``env.unwrapped.camera_contract()`` (what the robot's camera must deliver), or ``None``.
 
+    ``None`` also when the env has the method but no camera in this mode (the grasp env in state mode).
+
     Raises:
         InputError: the method exists but does not return a JSON object of finite values.
     """
@@ -377,6 +379,8 @@ def camera_contract(env: Any) -> dict[str, Any] | None:
     if not callable(method):
         return None
     contract = method()
+    if contract is None:
+        return None
     try:
         if not isinstance(contract, dict):
             raise TypeError(f"got {type(contract).__name__}")
