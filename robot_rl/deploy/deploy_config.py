@@ -28,6 +28,9 @@ YAML keys (validated with pydantic; unknown keys are refused):
     Oldest observation (s) the loop acts on; it must be at least the policy period.
 ``safety.max_consecutive_faults``
     Policy steps in a row with a NaN observation/action or a policy error that latch a stop.
+``ros2``
+    Topics, QoS and frames for ``--hardware ros2`` (see :mod:`robot_rl.deploy.ros2.config`);
+    ignored by ``--hardware sim``.
 
 Why pydantic instead of the hand-written checks of the training config: this file guards a robot,
 the schema is small and flat, and pydantic's strict types (no ``"0.5"`` silently read as 0.5, no
@@ -42,6 +45,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from robot_rl.deploy.ros2.config import Ros2Settings
 from robot_rl.resources import launch_dir, resolve_config
 
 #: env id prefix -> the shipped deploy config (file name in the package's ``launch`` directory).
@@ -75,6 +79,7 @@ class DeployConfig(BaseModel):
     policy_hz: float | None = Field(default=None, gt=0)
     command_hz: float | None = Field(default=None, gt=0)
     safety: SafetyLimits = SafetyLimits()
+    ros2: Ros2Settings | None = None
 
     def check_env(self, env_id: str) -> None:
         """Raise ``ValueError`` if ``env_id`` does not start with this config's ``env_id``."""

@@ -21,10 +21,16 @@ objects when it builds a type.
 """
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cyclonedds.idl.types as t
 from cyclonedds.idl import IdlStruct
 from cyclonedds.idl.annotations import final
+
+if TYPE_CHECKING:  # to mypy a sequence field is the list it holds at run time
+    from builtins import list as sequence
+else:
+    sequence = t.sequence
 
 
 def _ros2(pkg: str, name: str) -> str:
@@ -56,7 +62,7 @@ class MultiArrayDimension(IdlStruct, typename=_ros2("std_msgs", "MultiArrayDimen
 @final
 @dataclass
 class MultiArrayLayout(IdlStruct, typename=_ros2("std_msgs", "MultiArrayLayout")):
-    dim: t.sequence[MultiArrayDimension] = field(default_factory=list)
+    dim: sequence[MultiArrayDimension] = field(default_factory=list)
     data_offset: t.uint32 = 0
 
 
@@ -64,7 +70,7 @@ class MultiArrayLayout(IdlStruct, typename=_ros2("std_msgs", "MultiArrayLayout")
 @dataclass
 class Float64MultiArray(IdlStruct, typename=_ros2("std_msgs", "Float64MultiArray")):
     layout: MultiArrayLayout = field(default_factory=MultiArrayLayout)
-    data: t.sequence[t.float64] = field(default_factory=list)
+    data: sequence[t.float64] = field(default_factory=list)
 
 
 @final
@@ -147,7 +153,7 @@ class Odometry(IdlStruct, typename=_ros2("nav_msgs", "Odometry")):
 @dataclass
 class Path(IdlStruct, typename=_ros2("nav_msgs", "Path")):
     header: Header = field(default_factory=Header)
-    poses: t.sequence[PoseStamped] = field(default_factory=list)
+    poses: sequence[PoseStamped] = field(default_factory=list)
 
 
 @final
@@ -161,18 +167,18 @@ class LaserScan(IdlStruct, typename=_ros2("sensor_msgs", "LaserScan")):
     scan_time: t.float32 = 0.0
     range_min: t.float32 = 0.0
     range_max: t.float32 = 0.0
-    ranges: t.sequence[t.float32] = field(default_factory=list)
-    intensities: t.sequence[t.float32] = field(default_factory=list)
+    ranges: sequence[t.float32] = field(default_factory=list)
+    intensities: sequence[t.float32] = field(default_factory=list)
 
 
 @final
 @dataclass
 class JointState(IdlStruct, typename=_ros2("sensor_msgs", "JointState")):
     header: Header = field(default_factory=Header)
-    name: t.sequence[str] = field(default_factory=list)
-    position: t.sequence[t.float64] = field(default_factory=list)
-    velocity: t.sequence[t.float64] = field(default_factory=list)
-    effort: t.sequence[t.float64] = field(default_factory=list)
+    name: sequence[str] = field(default_factory=list)
+    position: sequence[t.float64] = field(default_factory=list)
+    velocity: sequence[t.float64] = field(default_factory=list)
+    effort: sequence[t.float64] = field(default_factory=list)
 
 
 @final
@@ -184,7 +190,7 @@ class Image(IdlStruct, typename=_ros2("sensor_msgs", "Image")):
     encoding: str = ""
     is_bigendian: t.uint8 = 0
     step: t.uint32 = 0
-    data: t.sequence[t.uint8] = field(default_factory=list)
+    data: sequence[t.uint8] = field(default_factory=list)
 
 
 @final
@@ -193,10 +199,10 @@ class DeployTick(IdlStruct, typename=_ros2("robot_rl_msgs", "DeployTick")):
     header: Header = field(default_factory=Header)
     tick: t.uint64 = 0
     policy_step: bool = False
-    observation: t.sequence[t.float32] = field(default_factory=list)
+    observation: sequence[t.float32] = field(default_factory=list)
     has_raw_action: bool = False
-    raw_action: t.sequence[t.float32] = field(default_factory=list)
-    action: t.sequence[t.float32] = field(default_factory=list)
+    raw_action: sequence[t.float32] = field(default_factory=list)
+    action: sequence[t.float32] = field(default_factory=list)
     flags: t.uint32 = 0
 
 

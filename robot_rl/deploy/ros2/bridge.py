@@ -1,0 +1,207 @@
+"""Ros2Hardware: the control loop's hardware interface on ROS 2 topics (DDS, no ROS installation).
+
+Implements :class:`~robot_rl.deploy.interface.HardwareInterface` for a MobileNav bundle:
+
+* ``read_observation`` takes every new message of the inputs (scan, odom, goal, plan; polled,
+  non-blocking), builds the observation with :class:`~robot_rl.deploy.ros2.nav.NavAdapter` and
+  stamps it with the age of its *oldest* sensor input (scan, odom) on the loop's monotonic clock:
+  ``stamp = now - age`` with ``age = wall clock - header.stamp`` (or the arrival time, per the
+  config's ``stamp``). The safety filter's watchdog then judges it: a silent or delayed sensor
+  gives the safe action and a latched stop; a NaN range gives the safe action. Goal and plan are
+  set points: they are not aged, but a missing one is NaN in the observation.
+* ``write_action`` publishes ``geometry_msgs/Twist`` (or ``TwistStamped``) on the command topic.
+* ``safe_stop`` (after the loop wrote the safe action) waits for the command's delivery to the
+  matched reliable readers, then closes the recorder.
+
+Start-up (:meth:`Ros2Hardware.wait_for_inputs`) waits for a first message on every input and
+refuses, naming the field, a scan that does not cover the trained field of view or a goal/plan
+outside the odometry frame; a topic without a publisher is named with its type and QoS.
+
+Robot side: imports numpy and cyclonedds, never torch, gymnasium or pybullet (import contract).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from robot_rl.deploy.ros2 import types as m
+from robot_rl.deploy.ros2.config import Ros2Settings, dds_topic
+from robot_rl.deploy.ros2.nav import NavAdapter
+from robot_rl.deploy.ros2.node import Ros2Node, wait_until
+from robot_rl.deploy.ros2.qos import profile
+from robot_rl.errors import InputError
+
+#: input key -> message type
+INPUTS: dict[str, type] = {"scan": m.LaserScan, "odom": m.Odometry, "goal": m.PoseStamped, "plan": m.Path}
+#: inputs whose age the watchdog judges (sensors); goal and plan are set points.
+SENSORS = ("scan", "odom")
+
+
+class Ros2Hardware:
+    """:class:`HardwareInterface` on ROS 2 topics (see module docstring).
+
+    Args:
+        manifest: The bundle's manifest (layout, action semantics, safe action).
+        settings: The ``ros2`` section of the deploy config.
+        domain_id: DDS domain (default: ``settings.domain_id``).
+        interface: Network interface to join (default: loopback only).
+        clock: The loop's monotonic clock (s); ``wall_clock``: seconds since the epoch (header stamps).
+        recorder: Optional :class:`~robot_rl.deploy.ros2.recorder.Recorder` (``--record``).
+        safety: The loop's :class:`~robot_rl.deploy.safety.SafetyFilter`, whose latest record the
+            recorder logs with each written action (raw action, flags).
+        policy_every: Command ticks per policy step (to mark policy ticks in the log).
+    """
+
+    def __init__(
+        self,
+        manifest: dict[str, Any],
+        settings: Ros2Settings,
+        domain_id: int | None = None,
+        interface: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        recorder: Any = None,
+        safety: Any = None,
+        policy_every: int = 1,
+    ) -> None:
+        self.settings = settings
+        self.adapter = NavAdapter(manifest, settings.plan_lookahead_m)
+        if self.adapter.needs_plan and settings.plan is None:
+            raise InputError(
+                "ros2.plan is null but the bundle's observation has waypoint fields (a map-aware policy): "
+                "map a nav_msgs/Path topic, e.g. plan: {topic: /plan}"
+            )
+        self.clock, self.wall_clock = clock, wall_clock
+        self.recorder, self.safety, self.policy_every = recorder, safety, policy_every
+        self.node = Ros2Node(settings.domain_id if domain_id is None else domain_id, interface)
+        self.specs = {k: getattr(settings, k) for k in INPUTS if getattr(settings, k) is not None}
+        self.readers = {
+            k: self.node.reader(spec.topic, INPUTS[k], profile(spec.qos)) for k, spec in self.specs.items()
+        }
+        self.latest: dict[str, Any] = dict.fromkeys(self.specs)
+        self.stamps: dict[str, float] = dict.fromkeys(self.specs, -np.inf)
+        out = settings.cmd_vel
+        self.cmd_type = m.TwistStamped if out.stamped else m.Twist
+        self.writer = self.node.writer(out.topic, self.cmd_type, profile(out.qos))
+        self._obs: Any = None
+        self._ticks = 0
+        self._seen_records = 0
+
+    # ------------------------------------------------------------------ start-up
+    def describe(self, key: str) -> str:
+        spec = self.specs[key]
+        cls = INPUTS[key]
+        return f"{spec.topic} ({m.ros_type_name(cls)}, DDS {dds_topic(spec.topic)}, QoS {spec.qos})"
+
+    def wait_for_inputs(self, timeout_s: float | None = None) -> None:
+        """Wait for a first message on every input, then check scan coverage and frames.
+
+        Raises:
+            InputError: an input without a message in time (named with its type, QoS, and
+                whether a publisher matched at all), or a failed check (names the field).
+        """
+        timeout = self.settings.wait_for_inputs_s if timeout_s is None else timeout_s
+        wait_until(lambda: self._poll() or all(v is not None for v in self.latest.values()), timeout)
+        missing = [k for k, v in self.latest.items() if v is None]
+        if missing:
+            parts = []
+            for k in missing:
+                matched = len(self.readers[k].get_matched_publications())
+                why = (
+                    f"{matched} publisher(s) matched but sent nothing"
+                    if matched
+                    else "no publisher matched (none running, another domain/network, or incompatible QoS)"
+                )
+                parts.append(f"{self.describe(k)}: {why}")
+            raise InputError(
+                f"no message within {timeout:g} s on domain {self.node.domain_id} ({self.node.network}) from "
+                + "; ".join(parts)
+            )
+        topics = {k: s.topic for k, s in self.specs.items()}
+        self.adapter.check_scan(self.latest["scan"], topics["scan"])
+        self.adapter.check_frames(self.latest["odom"], self.latest["goal"], self.latest.get("plan"), topics)
+
+    def wait_for_subscribers(self, timeout_s: float) -> bool:
+        """Whether a reader of the command topic matched within ``timeout_s``."""
+        return wait_until(lambda: bool(self.writer.get_matched_subscriptions()), timeout_s)
+
+    # ------------------------------------------------------------------ HardwareInterface
+    def _poll(self) -> bool:
+        """Take every new message; returns False (so ``wait_until`` keeps polling)."""
+        for key, reader in self.readers.items():
+            msgs = self.node.take_all(reader, INPUTS[key])
+            if not msgs:
+                continue
+            now = self.clock()
+            msg = msgs[-1]
+            if key == "goal" and self.latest["goal"] is not None and msg.pose != self.latest["goal"].pose:
+                self.adapter.new_goal()
+            self.latest[key] = msg
+            if self.specs[key].stamp == "header":
+                age = max(self.wall_clock() - m.seconds_of(msg.header.stamp), 0.0)
+                self.stamps[key] = now - age
+            else:
+                self.stamps[key] = now
+            if self.recorder is not None:
+                for one in msgs:
+                    self.recorder.message(self.specs[key].topic, one)
+        return False
+
+    def read_observation(self) -> tuple[Any, float]:
+        self._poll()
+        latest = self.latest
+        self._obs = self.adapter.observation(
+            latest["scan"], latest["odom"], latest["goal"], latest.get("plan")
+        )
+        return self._obs, min(self.stamps[k] for k in SENSORS)
+
+    def write_action(self, action: Any) -> None:
+        vx, wz = self.adapter.command(action)
+        twist = m.Twist(m.Vector3(vx, 0.0, 0.0), m.Vector3(0.0, 0.0, wz))
+        if self.cmd_type is m.TwistStamped:
+            header = m.Header(m.stamp_of(self.wall_clock()), self.settings.cmd_vel.frame_id)
+            msg: Any = m.TwistStamped(header, twist)
+        else:
+            msg = twist
+        self.writer.write(msg)
+        if self.recorder is not None:
+            self.recorder.message(self.settings.cmd_vel.topic, msg)
+            self._record_tick(action)
+
+    def _record_tick(self, action: Any) -> None:
+        """Log the tick (observation, raw and filtered action, flags) if the filter made a record."""
+        rec = None
+        if self.safety is not None and self.safety.records.count > self._seen_records:
+            self._seen_records = self.safety.records.count
+            rec = self.safety.records[-1]
+        raw = None if rec is None else rec.raw_action
+        tick = m.DeployTick(
+            m.Header(m.stamp_of(self.wall_clock()), "deploy"),
+            self._ticks,
+            rec is not None and self._ticks % self.policy_every == 0,
+            [] if self._obs is None else [float(v) for v in np.asarray(self._obs, np.float32).reshape(-1)],
+            raw is not None,
+            [] if raw is None else [float(v) for v in np.asarray(raw, np.float32).reshape(-1)],
+            [float(v) for v in np.asarray(action, np.float32).reshape(-1)],
+            0 if rec is None else int(rec.flags),
+        )
+        if rec is not None:
+            self._ticks += 1
+        self.recorder.tick(tick)
+
+    def safe_stop(self) -> None:
+        from cyclonedds.util import duration
+
+        try:
+            if self.settings.cmd_vel.qos == "default":
+                self.writer.wait_for_acks(duration(seconds=1))
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()
+
+    def close(self) -> None:
+        self.node.close()

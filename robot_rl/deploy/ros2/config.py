@@ -1,0 +1,75 @@
+"""The ``ros2`` section of a deploy YAML: topics, QoS, frames (validated with pydantic).
+
+Shipped: ``launch/deploy_nav_ros2.yaml`` (``--config deploy_nav_ros2``), the default of
+``robot-rl deploy BUNDLE --hardware ros2`` for a MobileNav bundle. Keys (unknown keys refused):
+
+``ros2.robot``
+    The adapter: ``nav`` (MobileNav bundles).
+``ros2.domain_id``
+    DDS domain (``ROS_DOMAIN_ID``), 0..232; ``--domain-id`` overrides it.
+``ros2.scan`` / ``ros2.odom`` / ``ros2.goal`` / ``ros2.plan``
+    Inputs, each ``{topic, qos, stamp}``: the ROS 2 topic name, the QoS profile the publisher
+    uses (``sensor_data`` or ``default``), and how the watchdog ages it: ``header`` (the
+    message's ``header.stamp``, which needs clocks synchronised with the robot, e.g. chrony)
+    or ``arrival`` (the time the bridge received it). ``plan`` may be ``null`` for a bundle
+    without the map-aware ``waypoint`` fields; one that has them needs it.
+``ros2.plan_lookahead_m``
+    The waypoint is the first pose of the plan at least this far from the robot (m), else the
+    plan's last pose. 0: the plan's first pose (a planner that publishes the path from its
+    lookahead point on, as ``robot-rl sim-robot`` does).
+``ros2.cmd_vel``
+    Output ``{topic, qos, stamped, frame_id}``: ``geometry_msgs/Twist``, or ``TwistStamped``
+    with ``header.frame_id = frame_id`` when ``stamped`` is true.
+``ros2.wait_for_inputs_s``
+    Start-up waits this long for a first message on every input, then names the ones missing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+QosName = Literal["sensor_data", "default"]
+
+
+class InputTopic(BaseModel):
+    """One subscribed topic."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    topic: str = Field(pattern=r"^/?[A-Za-z_~{][A-Za-z0-9_/{}~]*$")
+    qos: QosName = "default"
+    stamp: Literal["header", "arrival"] = "header"
+
+
+class CommandTopic(BaseModel):
+    """The published velocity command."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    topic: str = Field(default="/cmd_vel", pattern=r"^/?[A-Za-z_~{][A-Za-z0-9_/{}~]*$")
+    qos: QosName = "default"
+    stamped: bool = False
+    frame_id: str = "base_link"
+
+
+class Ros2Settings(BaseModel):
+    """The ``ros2`` section (see module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    robot: Literal["nav"] = "nav"
+    domain_id: int = Field(default=0, ge=0, le=232)
+    scan: InputTopic = InputTopic(topic="/scan", qos="sensor_data")
+    odom: InputTopic = InputTopic(topic="/odom")
+    goal: InputTopic = InputTopic(topic="/goal_pose")
+    plan: InputTopic | None = InputTopic(topic="/plan")
+    plan_lookahead_m: float = Field(default=0.0, ge=0.0, le=10.0)
+    cmd_vel: CommandTopic = CommandTopic()
+    wait_for_inputs_s: float = Field(default=5.0, gt=0.0, le=600.0)
+
+
+def dds_topic(ros_topic: str) -> str:
+    """ROS 2 topic name -> DDS topic name: ``/cmd_vel`` -> ``rt/cmd_vel`` (rmw's ``rt`` prefix)."""
+    return "rt/" + ros_topic.lstrip("/")
