@@ -173,24 +173,27 @@ class Ros2Hardware:
             self._record_tick(action)
 
     def _record_tick(self, action: Any) -> None:
-        """Log the tick (observation, raw and filtered action, flags) if the filter made a record."""
-        rec = None
-        if self.safety is not None and self.safety.records.count > self._seen_records:
-            self._seen_records = self.safety.records.count
-            rec = self.safety.records[-1]
-        raw = None if rec is None else rec.raw_action
+        """Log the tick (observation, raw and filtered action, flags) the safety filter just recorded.
+
+        A write without a new filter record (the loop's shutdown write of the safe action) is
+        logged on the command topic only.
+        """
+        if self.safety is None or self.safety.records.count == self._seen_records:
+            return
+        self._seen_records = self.safety.records.count
+        rec = self.safety.records[-1]
+        raw = rec.raw_action
         tick = m.DeployTick(
             m.Header(m.stamp_of(self.wall_clock()), "deploy"),
             self._ticks,
-            rec is not None and self._ticks % self.policy_every == 0,
+            self._ticks % self.policy_every == 0,
             [] if self._obs is None else [float(v) for v in np.asarray(self._obs, np.float32).reshape(-1)],
             raw is not None,
             [] if raw is None else [float(v) for v in np.asarray(raw, np.float32).reshape(-1)],
             [float(v) for v in np.asarray(action, np.float32).reshape(-1)],
-            0 if rec is None else int(rec.flags),
+            int(rec.flags),
         )
-        if rec is not None:
-            self._ticks += 1
+        self._ticks += 1
         self.recorder.tick(tick)
 
     def safe_stop(self) -> None:
