@@ -13,6 +13,14 @@ Implements :class:`~robot_rl.deploy.interface.HardwareInterface` for a MobileNav
 * ``safe_stop`` (after the loop wrote the safe action) waits for the command's delivery to the
   matched reliable readers, then closes the recorder.
 
+Latency figures (seconds, fixed-size rings, read by ``robot-rl bench deploy --hardware ros2``):
+``delivery`` = scan ``header.stamp`` -> the bridge took it (transport plus up to one tick of
+polling); ``stamp_to_command`` = scan stamp -> the first command published after the bridge took
+it (every tick re-screens the newest observation, so a stale or NaN scan changes the command
+then); ``stamp_to_policy`` = scan stamp -> the command of the first policy step that used it
+(includes the phase between the robot's sensor clock and the policy ticks: up to one policy
+period when the two are not synchronised).
+
 Start-up (:meth:`Ros2Hardware.wait_for_inputs`) waits for a first message on every input and
 refuses, naming the field, a scan that does not cover the trained field of view or a goal/plan
 outside the odometry frame; a topic without a publisher is named with its type and QoS.
@@ -28,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from robot_rl.deploy.loop import Ring
 from robot_rl.deploy.ros2 import types as m
 from robot_rl.deploy.ros2.config import Ros2Settings, dds_topic
 from robot_rl.deploy.ros2.nav import NavAdapter
@@ -90,6 +99,10 @@ class Ros2Hardware:
         self._obs: Any = None
         self._ticks = 0
         self._seen_records = 0
+        self._writes = 0
+        self.delivery, self.stamp_to_command, self.stamp_to_policy = Ring(), Ring(), Ring()
+        self._pending_command: float | None = None  # scan stamp (epoch s) not yet answered by a command
+        self._pending_policy: float | None = None  # ... nor by a policy step
 
     # ------------------------------------------------------------------ start-up
     def describe(self, key: str) -> str:
@@ -125,6 +138,14 @@ class Ros2Hardware:
         self.adapter.check_scan(self.latest["scan"], topics["scan"])
         self.adapter.check_frames(self.latest["odom"], self.latest["goal"], self.latest.get("plan"), topics)
 
+    def wait_for_new(self, key: str, timeout_s: float, poll_s: float = 2e-4) -> bool:
+        """Poll every ``poll_s`` until a new ``key`` message arrives (True) or ``timeout_s`` (False)."""
+        self._poll()  # what is queued already is not new
+        before = self.latest[key]
+        return wait_until(
+            lambda: self._poll() or self.latest[key] is not before, timeout_s, poll_s, self.clock
+        )
+
     def wait_for_subscribers(self, timeout_s: float) -> bool:
         """Whether a reader of the command topic matched within ``timeout_s``."""
         return wait_until(lambda: bool(self.writer.get_matched_subscriptions()), timeout_s)
@@ -141,6 +162,10 @@ class Ros2Hardware:
             if key == "goal" and self.latest["goal"] is not None and msg.pose != self.latest["goal"].pose:
                 self.adapter.new_goal()
             self.latest[key] = msg
+            if key == "scan":
+                stamp = m.seconds_of(msg.header.stamp)
+                self.delivery.add(self.wall_clock() - stamp)
+                self._pending_command = self._pending_policy = stamp
             if self.specs[key].stamp == "header":
                 age = max(self.wall_clock() - m.seconds_of(msg.header.stamp), 0.0)
                 self.stamps[key] = now - age
@@ -168,9 +193,30 @@ class Ros2Hardware:
         else:
             msg = twist
         self.writer.write(msg)
+        self._latency(self._writes % self.policy_every == 0)
+        self._writes += 1
         if self.recorder is not None:
             self.recorder.message(self.settings.cmd_vel.topic, msg)
             self._record_tick(action)
+
+    def _latency(self, policy_tick: bool) -> None:
+        if self._pending_command is None and self._pending_policy is None:
+            return
+        now = self.wall_clock()
+        if self._pending_command is not None:
+            self.stamp_to_command.add(now - self._pending_command)
+            self._pending_command = None
+        if policy_tick and self._pending_policy is not None:
+            self.stamp_to_policy.add(now - self._pending_policy)
+            self._pending_policy = None
+
+    def latency_us(self) -> dict[str, dict[str, float]]:
+        """p50/p99/max in microseconds of the three latency figures (module docstring)."""
+        return {
+            "delivery": self.delivery.percentiles(),
+            "stamp_to_command": self.stamp_to_command.percentiles(),
+            "stamp_to_policy": self.stamp_to_policy.percentiles(),
+        }
 
     def _record_tick(self, action: Any) -> None:
         """Log the tick (observation, raw and filtered action, flags) the safety filter just recorded.

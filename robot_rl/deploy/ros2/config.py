@@ -22,6 +22,13 @@ Shipped: ``launch/deploy_nav_ros2.yaml`` (``--config deploy_nav_ros2``), the def
     with ``header.frame_id = frame_id`` when ``stamped`` is true.
 ``ros2.wait_for_inputs_s``
     Start-up waits this long for a first message on every input, then names the ones missing.
+``ros2.phase_offset_s``
+    The loop starts this long after a fresh ``/scan`` arrived, so that its ticks (and policy
+    steps) follow the sensor stream instead of a random phase: a scan then waits about this long
+    for its command instead of up to a command period (and up to a policy period for its
+    policy step). A margin for the scan's arrival jitter. ``null``: start at once. Effective
+    while the sensor rate is a divisor of the command rate and both clocks tick alike (the
+    phase drifts otherwise).
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ class Ros2Settings(BaseModel):
     plan_lookahead_m: float = Field(default=0.0, ge=0.0, le=10.0)
     cmd_vel: CommandTopic = CommandTopic()
     wait_for_inputs_s: float = Field(default=5.0, gt=0.0, le=600.0)
+    phase_offset_s: float | None = Field(default=0.003, ge=0.0, le=1.0)
 
 
 def dds_topic(ros_topic: str) -> str:

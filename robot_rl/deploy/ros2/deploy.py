@@ -10,6 +10,7 @@ Robot side: no torch, gymnasium or pybullet.
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -105,10 +106,19 @@ def deploy_ros2(
             loop = ControlLoop(
                 runner.act, safety, hardware, hz, clock=clock, realtime=realtime, policy_every=every
             )
+            if settings.phase_offset_s is not None:  # ticks follow the sensor stream (config docstring)
+                gc.collect()
+                gc.freeze()  # so that the loop's own start-up collection is short and the phase holds
+                if hardware.wait_for_new("scan", 2.0):
+                    time.sleep(settings.phase_offset_s)
             stats = loop.run(duration_s=duration_s)
     finally:
         if recorder is not None:
             recorder.close()
         hardware.close()
-    summary = {"record": str(record) if record else None, "messages": recorder.count if recorder else 0}
+    summary = {
+        "record": str(record) if record else None,
+        "messages": recorder.count if recorder else 0,
+        "latency_us": hardware.latency_us(),
+    }
     return stats, summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -170,3 +171,24 @@ def test_deploy_cli_names_the_missing_topics(domain_id, capsys, tmp_path):
     assert "/odom (nav_msgs/msg/Odometry, DDS rt/odom, QoS default): no publisher matched" in err
     assert main(["deploy", "zoo:nav_sac", "--record", str(tmp_path / "x.mcap")]) == 2
     assert "--record, --domain-id and --interface apply to --hardware ros2" in capsys.readouterr().err
+
+
+def test_wait_for_new_ignores_queued_messages_and_returns_on_the_next(nav_manifest, domain_id):
+    node, writers = _robot(domain_id)
+    hw = Ros2Hardware(nav_manifest, Ros2Settings(), domain_id)
+    try:
+        assert wait_until(lambda: all(r.get_matched_publications() for r in hw.readers.values()), 10.0)
+        _publish(writers, WALL)
+        hw.wait_for_inputs(timeout_s=10.0)
+        _publish(writers, WALL + 0.1)  # queued before the wait: not new
+        assert wait_until(lambda: bool(hw.readers["scan"].read(N=1)), 10.0)
+        assert hw.wait_for_new("scan", 0.2) is False
+        later = threading.Timer(0.3, _publish, (writers, WALL + 0.2))  # arrives while waiting
+        later.start()
+        assert hw.wait_for_new("scan", 10.0) is True
+        later.join()
+        assert m.seconds_of(hw.latest["scan"].header.stamp) == pytest.approx(WALL + 0.2)
+        assert hw.delivery.count == 3 and hw.stamp_to_command.count == 0  # no command sent yet
+    finally:
+        hw.close()
+        node.close()
