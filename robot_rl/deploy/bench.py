@@ -61,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="loop against SimHardware in this process, or over ROS 2 (DDS on loopback) against a "
         "robot-rl sim-robot subprocess (needs robot_rl[ros2])",
     )
+    parser.add_argument(
+        "--domain-id", type=int, help="DDS domain of the ros2 run (default: a random one in 100..232)"
+    )
 
 
 def _line(name: str, lat: dict[str, float], period_s: float, target_us: float) -> str:
@@ -205,7 +208,7 @@ def bench_ros2(args: argparse.Namespace, runner: object, settings: dict) -> int:
     manifest = runner.manifest  # type: ignore[attr-defined]
     ros2 = load_deploy_config(args.config or default_config(str(manifest["env"]["id"]))).ros2
     assert ros2 is not None
-    domain = random.SystemRandom().randint(100, 232)
+    domain = random.SystemRandom().randint(100, 232) if args.domain_id is None else args.domain_id
     env = {k: v for k, v in os.environ.items() if k != "CYCLONEDDS_URI"}  # the loopback-only config
     robot = subprocess.Popen(
         [sys.executable, "-m", "robot_rl", "sim-robot", str(manifest["env"]["id"]), "--ros2",

@@ -37,8 +37,9 @@ class Ros2Node:
         key = (domain_id, xml)
         if xml is not None and key not in _DOMAINS:
             _DOMAINS[key] = Domain(domain_id, xml)
-        self.participant = DomainParticipant(domain_id)
+        self.participant: Any = DomainParticipant(domain_id)
         self._topics: dict[str, Any] = {}
+        self._endpoints: list[Any] = []
 
     def _topic(self, ros_topic: str, msg_type: type) -> Any:
         from cyclonedds.topic import Topic
@@ -51,12 +52,16 @@ class Ros2Node:
     def reader(self, ros_topic: str, msg_type: type, qos: QosProfile) -> Any:
         from cyclonedds.sub import DataReader
 
-        return DataReader(self.participant, self._topic(ros_topic, msg_type), qos=qos.to_dds())
+        reader = DataReader(self.participant, self._topic(ros_topic, msg_type), qos=qos.to_dds())
+        self._endpoints.append(reader)
+        return reader
 
     def writer(self, ros_topic: str, msg_type: type, qos: QosProfile) -> Any:
         from cyclonedds.pub import DataWriter
 
-        return DataWriter(self.participant, self._topic(ros_topic, msg_type), qos=qos.to_dds())
+        writer = DataWriter(self.participant, self._topic(ros_topic, msg_type), qos=qos.to_dds())
+        self._endpoints.append(writer)
+        return writer
 
     @staticmethod
     def take_all(reader: Any, msg_type: type) -> list[Any]:
@@ -69,9 +74,18 @@ class Ros2Node:
                 return out
 
     def close(self) -> None:
-        """Drop the participant: cyclonedds deletes it (and its readers, writers, topics) when collected."""
+        """Delete the readers, writers, topics and the participant (peers see them leave).
+
+        cyclonedds keeps every entity in a class-level registry until its ``__del__`` runs, so
+        dropping the Python references is not enough; ``__del__`` is its deletion call.
+        """
+        if self.participant is None:
+            return
+        for entity in [*self._endpoints, *self._topics.values(), self.participant]:
+            entity.__del__()
+        self._endpoints.clear()
         self._topics.clear()
-        self.participant = None  # type: ignore[assignment]
+        self.participant = None
 
 
 def wait_until(

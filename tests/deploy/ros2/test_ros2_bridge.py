@@ -137,6 +137,9 @@ def test_observation_stamp_and_command_on_the_wire(nav_manifest, domain_id):
         assert hw.read_observation()[0][32:].tolist() == [0.5, -1.0]  # previous_action
         _publish(writers, WALL - 0.01, ranges=[math.nan] * 24)
         assert wait_until(lambda: bool(np.isnan(hw.read_observation()[0][:24]).all()), 10.0)
+        hw.close()
+        assert wait_until(lambda: not writers["odom"].get_matched_subscriptions(), 10.0)  # the bridge left
+        hw.close()  # idempotent
     finally:
         hw.close()
         node.close()
