@@ -269,10 +269,14 @@ def run_ros2(args: argparse.Namespace) -> int:
         )
     prepared = prepare(bundle, config, args.command_hz, args.trust)
     print(format_settings(prepared[0].policy_hz, prepared[1]), flush=True)
-    stats, summary = deploy_ros2(
-        prepared, settings, args.duration, args.domain_id, args.interface, args.record, args.realtime,
-        on_ready=lambda line: print(line, flush=True),
-    )  # fmt: skip
+    try:
+        stats, summary = deploy_ros2(
+            prepared, settings, args.duration, args.domain_id, args.interface, args.record, args.realtime,
+            on_ready=lambda line: print(line, flush=True),
+        )  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before the loop started: no command was sent
+        print("robot-rl deploy: interrupted while waiting for the ROS 2 inputs; no command was sent")
+        return 130
     print(format_stats(stats, {"success_rate": None, "episodes": None}))
     if summary["record"]:
         print(f"recorded {summary['messages']} messages to {summary['record']}")

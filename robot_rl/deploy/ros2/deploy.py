@@ -64,7 +64,7 @@ def deploy_ros2(
     interface: str | None = None,
     record: Path | None = None,
     realtime: int | None = None,
-    on_ready: Callable[[str], None] = lambda line: None,
+    on_ready: Callable[[str], None] = lambda line: None,  # status lines (start-up)
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Any, dict[str, Any]]:
     """Run ``prepared`` (what :func:`~robot_rl.deploy.commands_deploy.prepare` returned) on ROS 2.
@@ -96,12 +96,13 @@ def deploy_ros2(
     )  # fmt: skip
     try:
         with sigterm_as_interrupt():
-            hardware.wait_for_inputs()
             on_ready(
-                f"ros2: domain {hardware.node.domain_id}, {hardware.node.network}; inputs "
+                f"ros2: domain {hardware.node.domain_id}, {hardware.node.network}; waiting up to "
+                f"{settings.wait_for_inputs_s:g} s for "
                 + ", ".join(hardware.describe(k) for k in hardware.specs)
-                + f"; commands on {settings.cmd_vel.topic}"
             )
+            hardware.wait_for_inputs()
+            on_ready(f"ros2: all inputs received; running, commands on {settings.cmd_vel.topic}")
             runner.act(hardware.read_observation()[0])  # warm-up: ONNX Runtime's first run allocates
             loop = ControlLoop(
                 runner.act, safety, hardware, hz, clock=clock, realtime=realtime, policy_every=every

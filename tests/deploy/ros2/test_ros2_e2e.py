@@ -216,3 +216,31 @@ def test_bench_deploy_over_ros2_prints_latency_and_rate(capsys, monkeypatch):
         p50, p99 = (float(line.split(k)[1].split()[0]) for k in (" p50 ", " p99 "))
         assert 0 < p50 <= p99 < 1000  # ms; a loaded machine (parallel tests) stretches the tail
     assert "the target (stamp -> command p99 <= 5 ms, 0 overruns, 100 Hz)" in out
+
+
+def test_sigterm_while_waiting_for_inputs_exits_130_without_a_command(tmp_path):
+    import time
+
+    from tests.deploy.ros2.conftest import fresh_domain_id
+
+    deploy = _start(["deploy", "zoo:nav_sac", "--hardware", "ros2"], fresh_domain_id(), tmp_path, "deploy")
+    try:
+        end = time.monotonic() + 60
+        while "waiting up to 5 s for /scan" not in _output(tmp_path, "deploy") and time.monotonic() < end:
+            time.sleep(0.05)
+        deploy.send_signal(signal.SIGTERM)
+        code = deploy.wait(timeout=30)
+    finally:
+        deploy.kill()
+    out = _output(tmp_path, "deploy")
+    assert code == 130, out
+    assert "interrupted while waiting for the ROS 2 inputs; no command was sent" in out
+
+
+def test_a_config_without_a_ros2_section_is_refused(capsys):
+    from robot_rl.cli import main
+
+    assert main(["deploy", "zoo:nav_sac", "--hardware", "ros2", "--config", "deploy_nav"]) == 2
+    assert "deploy config deploy_nav has no ros2 section (topics, QoS); start from deploy_nav_ros2" in (
+        capsys.readouterr().err
+    )
