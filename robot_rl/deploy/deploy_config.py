@@ -45,7 +45,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from robot_rl.deploy.ros2.config import Ros2Settings
+from robot_rl.deploy.ros2.config import Ros2Section
 from robot_rl.resources import launch_dir, resolve_config
 
 #: env id prefix -> the shipped deploy config (file name in the package's ``launch`` directory).
@@ -79,7 +79,7 @@ class DeployConfig(BaseModel):
     policy_hz: float | None = Field(default=None, gt=0)
     command_hz: float | None = Field(default=None, gt=0)
     safety: SafetyLimits = SafetyLimits()
-    ros2: Ros2Settings | None = None
+    ros2: Ros2Section | None = None
 
     def check_env(self, env_id: str) -> None:
         """Raise ``ValueError`` if ``env_id`` does not start with this config's ``env_id``."""
@@ -90,7 +90,10 @@ class DeployConfig(BaseModel):
 def _format_errors(path: Path, exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = list(err["loc"])
+        if loc[:1] == ["ros2"] and len(loc) > 1 and loc[1] in ("nav", "arm"):
+            del loc[1]  # the adapter tag pydantic inserts (ros2.robot selects it)
+        where = ".".join(str(p) for p in loc) or "(top level)"
         parts.append(f"{where}: {err['msg']}")
     keys = list(DeployConfig.model_fields)
     safety = list(SafetyLimits.model_fields)

@@ -1,19 +1,23 @@
 """Ros2Hardware: the control loop's hardware interface on ROS 2 topics (DDS, no ROS installation).
 
-Implements :class:`~robot_rl.deploy.interface.HardwareInterface` for a MobileNav bundle:
+Implements :class:`~robot_rl.deploy.interface.HardwareInterface` through an adapter per robot:
+:class:`~robot_rl.deploy.ros2.nav.NavAdapter` (MobileNav: scan, odom, goal, plan -> ``/cmd_vel``)
+or :class:`~robot_rl.deploy.ros2.arm.ArmAdapter` (PandaGrasp: joint states, poses, twists, contacts
+-> a MoveIt Servo twist and a gripper command), chosen by the config's ``ros2.robot``:
 
-* ``read_observation`` takes every new message of the inputs (scan, odom, goal, plan; polled,
-  non-blocking), builds the observation with :class:`~robot_rl.deploy.ros2.nav.NavAdapter` and
-  stamps it with the age of its *oldest* sensor input (scan, odom) on the loop's monotonic clock:
+* ``read_observation`` takes every new message of the inputs (polled, non-blocking), builds the
+  observation with the adapter and stamps it with the age of its *oldest* sensor input (nav:
+  scan, odom; arm: every input) on the loop's monotonic clock:
   ``stamp = now - age`` with ``age = wall clock - header.stamp`` (or the arrival time, per the
   config's ``stamp``). The safety filter's watchdog then judges it: a silent or delayed sensor
   gives the safe action and a latched stop; a NaN range gives the safe action. Goal and plan are
   set points: they are not aged, but a missing one is NaN in the observation.
-* ``write_action`` publishes ``geometry_msgs/Twist`` (or ``TwistStamped``) on the command topic.
+* ``write_action`` publishes the adapter's command messages.
 * ``safe_stop`` (after the loop wrote the safe action) waits for the command's delivery to the
   matched reliable readers, then closes the recorder.
 
-Latency figures (seconds, fixed-size rings, read by ``robot-rl bench deploy --hardware ros2``):
+Latency figures (seconds, fixed-size rings, read by ``robot-rl bench deploy --hardware ros2``),
+for the adapter's ``phase_key`` input ("scan" for nav, "joint_states" for the arm):
 ``delivery`` = scan ``header.stamp`` -> the bridge took it (transport plus up to one tick of
 polling); ``stamp_to_command`` = scan stamp -> the first command published after the bridge took
 it (every tick re-screens the newest observation, so a stale or NaN scan changes the command
@@ -22,8 +26,9 @@ then); ``stamp_to_policy`` = scan stamp -> the command of the first policy step 
 period when the two are not synchronised).
 
 Start-up (:meth:`Ros2Hardware.wait_for_inputs`) waits for a first message on every input and
-refuses, naming the field, a scan that does not cover the trained field of view or a goal/plan
-outside the odometry frame; a topic without a publisher is named with its type and QoS.
+runs the adapter's checks (nav: a scan that does not cover the trained field of view, a goal/plan
+outside the odometry frame; arm: frames, finger joints), naming the field; a topic without a
+publisher is named with its type and QoS.
 
 Robot side: imports numpy and cyclonedds, never torch, gymnasium or pybullet (import contract).
 """
@@ -38,16 +43,21 @@ import numpy as np
 
 from robot_rl.deploy.loop import Ring
 from robot_rl.deploy.ros2 import types as m
-from robot_rl.deploy.ros2.config import Ros2Settings, dds_topic
-from robot_rl.deploy.ros2.nav import NavAdapter
+from robot_rl.deploy.ros2.config import Ros2ArmSettings, Ros2Settings, dds_topic
 from robot_rl.deploy.ros2.node import Ros2Node, wait_until
-from robot_rl.deploy.ros2.qos import profile
+from robot_rl.deploy.ros2.qos import QosProfile, profile
 from robot_rl.errors import InputError
 
-#: input key -> message type
-INPUTS: dict[str, type] = {"scan": m.LaserScan, "odom": m.Odometry, "goal": m.PoseStamped, "plan": m.Path}
-#: inputs whose age the watchdog judges (sensors); goal and plan are set points.
-SENSORS = ("scan", "odom")
+
+def make_adapter(manifest: dict[str, Any], settings: Ros2Settings | Ros2ArmSettings) -> Any:
+    """The adapter for ``settings.robot`` (``nav`` or ``arm``); it checks that the bundle fits."""
+    if isinstance(settings, Ros2ArmSettings):
+        from robot_rl.deploy.ros2.arm import ArmAdapter
+
+        return ArmAdapter(manifest, settings)
+    from robot_rl.deploy.ros2.nav import NavAdapter
+
+    return NavAdapter(manifest, settings)
 
 
 class Ros2Hardware:
@@ -68,7 +78,7 @@ class Ros2Hardware:
     def __init__(
         self,
         manifest: dict[str, Any],
-        settings: Ros2Settings,
+        settings: Ros2Settings | Ros2ArmSettings,
         domain_id: int | None = None,
         interface: str | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -78,24 +88,23 @@ class Ros2Hardware:
         policy_every: int = 1,
     ) -> None:
         self.settings = settings
-        self.adapter = NavAdapter(manifest, settings.plan_lookahead_m)
-        if self.adapter.needs_plan and settings.plan is None:
-            raise InputError(
-                "ros2.plan is null but the bundle's observation has waypoint fields (a map-aware policy): "
-                "map a nav_msgs/Path topic, e.g. plan: {topic: /plan}"
-            )
+        self.adapter = make_adapter(manifest, settings)
         self.clock, self.wall_clock = clock, wall_clock
         self.recorder, self.safety, self.policy_every = recorder, safety, policy_every
         self.node = Ros2Node(settings.domain_id if domain_id is None else domain_id, interface)
-        self.specs = {k: getattr(settings, k) for k in INPUTS if getattr(settings, k) is not None}
+        self.specs = self.adapter.inputs
+        self.types = self.adapter.input_types
         self.readers = {
-            k: self.node.reader(spec.topic, INPUTS[k], profile(spec.qos)) for k, spec in self.specs.items()
+            k: self.node.reader(spec.topic, self.types[k], profile(spec.qos))
+            for k, spec in self.specs.items()
         }
         self.latest: dict[str, Any] = dict.fromkeys(self.specs)
         self.stamps: dict[str, float] = dict.fromkeys(self.specs, -np.inf)
-        out = settings.cmd_vel
-        self.cmd_type = m.TwistStamped if out.stamped else m.Twist
-        self.writer = self.node.writer(out.topic, self.cmd_type, profile(out.qos))
+        self.out_topics = {key: topic for key, (_, topic, _) in self.adapter.outputs.items()}
+        self.writers = {
+            key: self.node.writer(topic, cls, profile(qos))
+            for key, (cls, topic, qos) in self.adapter.outputs.items()
+        }
         self._obs: Any = None
         self._ticks = 0
         self._seen_records = 0
@@ -107,7 +116,7 @@ class Ros2Hardware:
     # ------------------------------------------------------------------ start-up
     def describe(self, key: str) -> str:
         spec = self.specs[key]
-        cls = INPUTS[key]
+        cls = self.types[key]
         return f"{spec.topic} ({m.ros_type_name(cls)}, DDS {dds_topic(spec.topic)}, QoS {spec.qos})"
 
     def wait_for_inputs(self, timeout_s: float | None = None) -> None:
@@ -134,9 +143,13 @@ class Ros2Hardware:
                 f"no message within {timeout:g} s on domain {self.node.domain_id} ({self.node.network}) from "
                 + "; ".join(parts)
             )
-        topics = {k: s.topic for k, s in self.specs.items()}
-        self.adapter.check_scan(self.latest["scan"], topics["scan"])
-        self.adapter.check_frames(self.latest["odom"], self.latest["goal"], self.latest.get("plan"), topics)
+        self.adapter.check_inputs(self.latest, {k: s.topic for k, s in self.specs.items()})
+
+    def topic_qos(self) -> dict[str, QosProfile]:
+        """ROS 2 topic -> QoS profile of every input and output (the recorder's channel metadata)."""
+        out = {spec.topic: profile(spec.qos) for spec in self.specs.values()}
+        out.update({topic: profile(qos) for _, topic, qos in self.adapter.outputs.values()})
+        return out
 
     def wait_for_new(self, key: str, timeout_s: float, poll_s: float = 2e-4) -> bool:
         """Poll every ``poll_s`` until a new ``key`` message arrives (True) or ``timeout_s`` (False)."""
@@ -147,22 +160,23 @@ class Ros2Hardware:
         )
 
     def wait_for_subscribers(self, timeout_s: float) -> bool:
-        """Whether a reader of the command topic matched within ``timeout_s``."""
-        return wait_until(lambda: bool(self.writer.get_matched_subscriptions()), timeout_s)
+        """Whether every command topic has a matched reader within ``timeout_s``."""
+        return wait_until(
+            lambda: all(w.get_matched_subscriptions() for w in self.writers.values()), timeout_s
+        )
 
     # ------------------------------------------------------------------ HardwareInterface
     def _poll(self) -> bool:
         """Take every new message; returns False (so ``wait_until`` keeps polling)."""
         for key, reader in self.readers.items():
-            msgs = self.node.take_all(reader, INPUTS[key])
+            msgs = self.node.take_all(reader, self.types[key])
             if not msgs:
                 continue
             now = self.clock()
             msg = msgs[-1]
-            if key == "goal" and self.latest["goal"] is not None and msg.pose != self.latest["goal"].pose:
-                self.adapter.new_goal()
+            self.adapter.on_message(key, self.latest[key], msg)
             self.latest[key] = msg
-            if key == "scan":
+            if key == self.adapter.phase_key:
                 stamp = m.seconds_of(msg.header.stamp)
                 self.delivery.add(self.wall_clock() - stamp)
                 self._pending_command = self._pending_policy = stamp
@@ -178,25 +192,18 @@ class Ros2Hardware:
 
     def read_observation(self) -> tuple[Any, float]:
         self._poll()
-        latest = self.latest
-        self._obs = self.adapter.observation(
-            latest["scan"], latest["odom"], latest["goal"], latest.get("plan")
-        )
-        return self._obs, min(self.stamps[k] for k in SENSORS)
+        self._obs = self.adapter.observe(self.latest)
+        return self._obs, min(self.stamps[k] for k in self.adapter.sensors)
 
     def write_action(self, action: Any) -> None:
-        vx, wz = self.adapter.command(action)
-        twist = m.Twist(m.Vector3(vx, 0.0, 0.0), m.Vector3(0.0, 0.0, wz))
-        if self.cmd_type is m.TwistStamped:
-            header = m.Header(m.stamp_of(self.wall_clock()), self.settings.cmd_vel.frame_id)
-            msg: Any = m.TwistStamped(header, twist)
-        else:
-            msg = twist
-        self.writer.write(msg)
+        msgs = self.adapter.commands(action, self.wall_clock())
+        for key, msg in msgs.items():
+            self.writers[key].write(msg)
         self._latency(self._writes % self.policy_every == 0)
         self._writes += 1
         if self.recorder is not None:
-            self.recorder.message(self.settings.cmd_vel.topic, msg)
+            for key, msg in msgs.items():
+                self.recorder.message(self.out_topics[key], msg)
             self._record_tick(action)
 
     def _latency(self, policy_tick: bool) -> None:
@@ -246,8 +253,8 @@ class Ros2Hardware:
         from cyclonedds.util import duration
 
         try:
-            if self.settings.cmd_vel.qos == "default":
-                self.writer.wait_for_acks(duration(seconds=1))
+            for writer in self.writers.values():  # best-effort writers return at once
+                writer.wait_for_acks(duration(seconds=1))
         finally:
             if self.recorder is not None:
                 self.recorder.close()

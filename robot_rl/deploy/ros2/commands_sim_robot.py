@@ -1,8 +1,9 @@
 """``robot-rl sim-robot ENV_ID --ros2 [--seed S] [--episodes N] [--inject FAULTS] [--domain-id D]``.
 
-A PyBullet robot speaking ROS 2 in real time (:mod:`robot_rl.deploy.ros2.sim_robot`): the
-rehearsal partner of ``robot-rl deploy BUNDLE --hardware ros2``. Loopback only unless
-``--interface`` names a network interface. Prints one line per finished episode and a summary.
+A PyBullet MobileNav or PandaGrasp robot speaking ROS 2 in real time
+(:mod:`robot_rl.deploy.ros2.sim_robot`): the rehearsal partner of ``robot-rl deploy BUNDLE
+--hardware ros2``. Loopback only unless ``--interface`` names a network interface. Prints one line
+per finished episode and a summary.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("env_id", help="environment id, e.g. robot_rl/MobileNav-v0")
+    parser.add_argument("env_id", help="environment id: robot_rl/MobileNav-v0 or robot_rl/PandaGrasp-v0")
     parser.add_argument(
         "--ros2", action="store_true", required=True, help="speak ROS 2 topics (the only transport so far)"
     )
@@ -23,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FAULTS",
-        help="sensor stream faults: drop=P, delay=S, stop@T, nan@T (T s after the start), comma-separated",
+        help="sensor stream faults: drop=P, delay=S, stop@T, nan@T (T s after the start; NaN ranges, or the "
+        "arm's object pose), comma-separated",
     )
     parser.add_argument("--domain-id", type=int, default=0, help="DDS domain (ROS_DOMAIN_ID), 0..232")
     parser.add_argument(
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         args.command_hz, report=report,
     )  # fmt: skip
     print(
-        f"sim-robot {args.env_id}: domain {args.domain_id}, {robot.node.network}; waiting for /cmd_vel",
+        f"sim-robot {args.env_id}: domain {args.domain_id}, {robot.node.network}; waiting for a command",
         flush=True,
     )
     try:

@@ -4,7 +4,8 @@ Shipped: ``launch/deploy_nav_ros2.yaml`` (``--config deploy_nav_ros2``), the def
 ``robot-rl deploy BUNDLE --hardware ros2`` for a MobileNav bundle. Keys (unknown keys refused):
 
 ``ros2.robot``
-    The adapter: ``nav`` (MobileNav bundles).
+    The adapter: ``nav`` (MobileNav bundles, :class:`Ros2Settings`) or ``arm`` (PandaGrasp
+    bundles, :class:`Ros2ArmSettings`; its keys are described in :mod:`robot_rl.deploy.ros2.arm`).
 ``ros2.domain_id``
     DDS domain (``ROS_DOMAIN_ID``), 0..232; ``--domain-id`` overrides it.
 ``ros2.scan`` / ``ros2.odom`` / ``ros2.goal`` / ``ros2.plan``
@@ -33,9 +34,9 @@ Shipped: ``launch/deploy_nav_ros2.yaml`` (``--config deploy_nav_ros2``), the def
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 QosName = Literal["sensor_data", "default"]
 
@@ -61,21 +62,63 @@ class CommandTopic(BaseModel):
     frame_id: str = "base_link"
 
 
-class Ros2Settings(BaseModel):
-    """The ``ros2`` section (see module docstring)."""
-
+class _Common(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    robot: Literal["nav"] = "nav"
     domain_id: int = Field(default=0, ge=0, le=232)
+    wait_for_inputs_s: float = Field(default=5.0, gt=0.0, le=600.0)
+    phase_offset_s: float | None = Field(default=0.003, ge=0.0, le=1.0)
+
+
+class Ros2Settings(_Common):
+    """The ``ros2`` section for a navigation bundle (see module docstring)."""
+
+    robot: Literal["nav"] = "nav"
     scan: InputTopic = InputTopic(topic="/scan", qos="sensor_data")
     odom: InputTopic = InputTopic(topic="/odom")
     goal: InputTopic = InputTopic(topic="/goal_pose")
     plan: InputTopic | None = InputTopic(topic="/plan")
     plan_lookahead_m: float = Field(default=0.0, ge=0.0, le=10.0)
     cmd_vel: CommandTopic = CommandTopic()
-    wait_for_inputs_s: float = Field(default=5.0, gt=0.0, le=600.0)
-    phase_offset_s: float | None = Field(default=0.003, ge=0.0, le=1.0)
+
+
+class GripperCommand(BaseModel):
+    """The gripper command: ``std_msgs/Float64MultiArray`` with one position per finger joint."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    topic: str = Field(default="/gripper_controller/commands", pattern=r"^/?[A-Za-z_~{][A-Za-z0-9_/{}~]*$")
+    qos: QosName = "default"
+    joints: int = Field(default=2, ge=1, le=8)
+
+
+class Ros2ArmSettings(_Common):
+    """The ``ros2`` section for a PandaGrasp bundle (``robot: arm``; see :mod:`robot_rl.deploy.ros2.arm`)."""
+
+    robot: Literal["arm"]
+    joint_states: InputTopic = InputTopic(topic="/joint_states")
+    finger_joints: list[str] = Field(default=["panda_finger_joint1", "panda_finger_joint2"], min_length=1)
+    ee_pose: InputTopic = InputTopic(topic="/ee_pose")
+    ee_twist: InputTopic = InputTopic(topic="/ee_twist")
+    object_pose: InputTopic = InputTopic(topic="/object_pose")
+    object_twist: InputTopic = InputTopic(topic="/object_twist")
+    finger_contacts: InputTopic = InputTopic(topic="/finger_contacts", stamp="arrival")
+    twist_cmd: CommandTopic = CommandTopic(
+        topic="/servo_node/delta_twist_cmds", stamped=True, frame_id="world"
+    )
+    gripper_cmd: GripperCommand = GripperCommand()
+
+
+def _robot(value: Any) -> str:
+    """The adapter a ``ros2`` section is for (``robot``, default ``nav``)."""
+    robot = value.get("robot", "nav") if isinstance(value, dict) else getattr(value, "robot", "nav")
+    return robot if robot in ("nav", "arm") else "nav"
+
+
+#: The ``ros2`` section: ``robot`` selects the model (nav by default), so errors name that one's keys.
+Ros2Section = Annotated[
+    Annotated[Ros2Settings, Tag("nav")] | Annotated[Ros2ArmSettings, Tag("arm")], Discriminator(_robot)
+]
 
 
 def dds_topic(ros_topic: str) -> str:

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from robot_rl.deploy.ros2.config import Ros2Settings
+from robot_rl.deploy.ros2.config import Ros2ArmSettings, Ros2Settings
 from robot_rl.errors import InputError
 
 #: env id prefix -> the shipped ``ros2`` deploy config used when ``--config`` is not given.
-DEFAULT_ROS2_CONFIGS = {"robot_rl/MobileNav-": "deploy_nav_ros2"}
+DEFAULT_ROS2_CONFIGS = {"robot_rl/MobileNav-": "deploy_nav_ros2", "robot_rl/PandaGrasp-": "deploy_grasp_ros2"}
 
 
 def default_config(env_id: str) -> str:
@@ -58,7 +58,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def deploy_ros2(
     prepared: tuple[Any, dict[str, Any]],
-    settings: Ros2Settings,
+    settings: Ros2Settings | Ros2ArmSettings,
     duration_s: float,
     domain_id: int | None = None,
     interface: str | None = None,
@@ -85,15 +85,19 @@ def deploy_ros2(
     hz = float(eff["command_hz"])
     every = round(hz / runner.policy_hz)
     safety = SafetyFilter(SafetyConfig.from_manifest(runner.manifest, eff))
+    hardware = Ros2Hardware(
+        runner.manifest, settings, domain_id, interface, clock=clock, safety=safety, policy_every=every
+    )
     recorder = None
     if record is not None:
         from robot_rl.deploy.ros2.recorder import Recorder
 
-        recorder = Recorder(record, runner.manifest, settings, eff, bundle=runner.bundle)
-    hardware = Ros2Hardware(
-        runner.manifest, settings, domain_id, interface, clock=clock, recorder=recorder, safety=safety,
-        policy_every=every,
-    )  # fmt: skip
+        try:
+            recorder = Recorder(record, runner.manifest, hardware.topic_qos(), eff, bundle=runner.bundle)
+        except Exception:
+            hardware.close()
+            raise
+        hardware.recorder = recorder
     try:
         with sigterm_as_interrupt():
             on_ready(
@@ -102,7 +106,9 @@ def deploy_ros2(
                 + ", ".join(hardware.describe(k) for k in hardware.specs)
             )
             hardware.wait_for_inputs()
-            on_ready(f"ros2: all inputs received; running, commands on {settings.cmd_vel.topic}")
+            on_ready(
+                f"ros2: all inputs received; running, commands on {', '.join(hardware.out_topics.values())}"
+            )
             runner.act(hardware.read_observation()[0])  # warm-up: ONNX Runtime's first run allocates
             loop = ControlLoop(
                 runner.act, safety, hardware, hz, clock=clock, realtime=realtime, policy_every=every
@@ -110,7 +116,7 @@ def deploy_ros2(
             if settings.phase_offset_s is not None:  # ticks follow the sensor stream (config docstring)
                 gc.collect()
                 gc.freeze()  # so that the loop's own start-up collection is short and the phase holds
-                if hardware.wait_for_new("scan", 2.0):
+                if hardware.wait_for_new(hardware.adapter.phase_key, 2.0):
                     time.sleep(settings.phase_offset_s)
             stats = loop.run(duration_s=duration_s)
     finally:

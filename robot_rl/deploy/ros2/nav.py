@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from robot_rl.deploy.ros2 import types as m
+from robot_rl.deploy.ros2.config import InputTopic, Ros2Settings
 from robot_rl.errors import InputError
 
 FIELDS = (
@@ -77,14 +79,19 @@ class NavAdapter:
 
     Args:
         manifest: The bundle's manifest.
-        plan_lookahead_m: See :class:`~robot_rl.deploy.ros2.config.Ros2Settings`.
+        settings: The ``ros2`` section (topics, ``plan_lookahead_m``); default: the defaults.
 
     Raises:
         InputError: the bundle is not a MobileNav bundle with a continuous (linear, angular)
-            action, or its layout has a field this adapter has no ROS 2 source for.
+            action, or its layout has a field this adapter has no ROS 2 source for, or a
+            map-aware bundle without a ``plan`` topic.
     """
 
-    def __init__(self, manifest: dict[str, Any], plan_lookahead_m: float = 0.0) -> None:
+    phase_key = "scan"
+    sensors = ("scan", "odom")  # aged by the watchdog; goal and plan are set points
+
+    def __init__(self, manifest: dict[str, Any], settings: Ros2Settings | None = None) -> None:
+        settings = settings or Ros2Settings()
         env = manifest["env"]
         if not str(env["id"]).startswith("robot_rl/MobileNav-"):
             raise InputError(
@@ -116,7 +123,18 @@ class NavAdapter:
         self.fov_deg = float(env["kwargs"].get("lidar_fov_deg", DEFAULT_FOV_DEG))
         self.angles = trained_angles(int(lidar["size"]), self.fov_deg)
         self.needs_plan = "waypoint_distance" in self.slices or "waypoint_bearing" in self.slices
-        self.plan_lookahead_m = float(plan_lookahead_m)
+        if self.needs_plan and settings.plan is None:
+            raise InputError(
+                "ros2.plan is null but the bundle's observation has waypoint fields (a map-aware policy): "
+                "map a nav_msgs/Path topic, e.g. plan: {topic: /plan}"
+            )
+        self.plan_lookahead_m = float(settings.plan_lookahead_m)
+        self.settings = settings
+        types = {"scan": m.LaserScan, "odom": m.Odometry, "goal": m.PoseStamped, "plan": m.Path}
+        self.inputs: dict[str, InputTopic] = {k: getattr(settings, k) for k in types if getattr(settings, k)}
+        self.input_types: dict[str, type] = {k: types[k] for k in self.inputs}
+        out = settings.cmd_vel
+        self.outputs = {"cmd_vel": (m.TwistStamped if out.stamped else m.Twist, out.topic, out.qos)}
         self.previous_action = np.zeros(len(self.per_unit))
         self._index_key: tuple[float, float, int] | None = None
         self._index = np.zeros(len(self.angles), np.intp)
@@ -227,6 +245,32 @@ class NavAdapter:
         self.previous_action = np.clip(a, -1.0, 1.0)
         v = a * self.per_unit
         return float(v[0]), float(v[1])
+
+    # ------------------------------------------------------------------ the bridge's adapter interface
+    def check_inputs(self, latest: dict[str, Any], topics: dict[str, str]) -> None:
+        """Start-up checks on the first messages: scan coverage, goal/plan frames."""
+        self.check_scan(latest["scan"], topics["scan"])
+        self.check_frames(latest["odom"], latest["goal"], latest.get("plan"), topics)
+
+    def on_message(self, key: str, previous: Any, msg: Any) -> None:
+        """A goal with another pose starts a new episode (:meth:`new_goal`)."""
+        if key == "goal" and previous is not None and msg.pose != previous.pose:
+            self.new_goal()
+
+    def observe(self, latest: dict[str, Any]) -> NDArray[np.float32]:
+        return self.observation(latest["scan"], latest["odom"], latest["goal"], latest.get("plan"))
+
+    def commands(self, action: Any, stamp_s: float) -> dict[str, Any]:
+        """The ``/cmd_vel`` message of an action (Twist, or TwistStamped by config)."""
+        vx, wz = self.command(action)
+        twist = m.Twist(m.Vector3(vx, 0.0, 0.0), m.Vector3(0.0, 0.0, wz))
+        if self.settings.cmd_vel.stamped:
+            return {
+                "cmd_vel": m.TwistStamped(
+                    m.Header(m.stamp_of(stamp_s), self.settings.cmd_vel.frame_id), twist
+                )
+            }
+        return {"cmd_vel": twist}
 
     def new_goal(self) -> None:
         """A new goal starts a new episode: ``previous_action`` restarts at 0 (as an env reset)."""

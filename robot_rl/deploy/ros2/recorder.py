@@ -7,8 +7,8 @@ each message's CDR bytes exactly as they travel on the wire (our DDS types' seri
 ``tests/deploy/ros2/test_ros2_wire.py`` proves equal to ROS 2's). So the file opens in Foxglove
 and ``ros2 bag play`` replays the standard topics.
 
-Topics: every received input message (``/scan``, ``/odom``, ``/goal_pose``, ``/plan``), every
-command sent (``/cmd_vel``), and ``/robot_rl/deploy_tick`` (``robot_rl_msgs/msg/DeployTick``: the
+Topics: every received input message (nav: ``/scan``, ``/odom``, ``/goal_pose``, ``/plan``), every
+command sent (nav: ``/cmd_vel``), and ``/robot_rl/deploy_tick`` (``robot_rl_msgs/msg/DeployTick``: the
 observation vector, the raw and the filtered action and the safety flags of every tick).
 Metadata ``robot_rl`` holds the bundle path, its manifest's SHA-256, the rates and the
 observation layout; the manifest itself is attached (``manifest.json``) for ``robot-rl replay``.
@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from robot_rl.deploy.ros2 import types as m
-from robot_rl.deploy.ros2.config import Ros2Settings
 from robot_rl.deploy.ros2.msgdefs import definition
-from robot_rl.deploy.ros2.qos import QosProfile, profile
+from robot_rl.deploy.ros2.qos import QosProfile
 
 TICK_TOPIC = "/robot_rl/deploy_tick"
 TICK_QOS = QosProfile(reliable=True, depth=10)
@@ -48,8 +47,9 @@ class Recorder:
 
     Args:
         path: The ``.mcap`` file to write (its directory must exist).
-        manifest: The bundle's manifest; ``settings``: the ``ros2`` section; ``effective``: the
-            effective safety settings (rates, limits) of the run.
+        manifest: The bundle's manifest; ``qos``: ROS 2 topic -> QoS profile of every input and
+            output (``Ros2Hardware.topic_qos()``); ``effective``: the effective safety settings
+            (rates, limits) of the run.
         bundle: The bundle directory (recorded so ``robot-rl replay LOG`` finds it).
     """
 
@@ -57,7 +57,7 @@ class Recorder:
         self,
         path: Path,
         manifest: dict[str, Any],
-        settings: Ros2Settings,
+        qos: dict[str, QosProfile],
         effective: dict[str, Any],
         bundle: Path | None = None,
     ) -> None:
@@ -75,8 +75,7 @@ class Recorder:
         self._schema_encoding, self._message_encoding = SchemaEncoding.ROS2, MessageEncoding.CDR
         self._schemas: dict[type, int] = {}
         self._channels: dict[str, int] = {}
-        topics = (settings.scan, settings.odom, settings.goal, settings.plan, settings.cmd_vel)
-        self._qos = {s.topic: profile(s.qos) for s in topics if s is not None}
+        self._qos = dict(qos)
         self._qos[TICK_TOPIC] = TICK_QOS
         self._seq: dict[str, int] = {}
         self.count = 0

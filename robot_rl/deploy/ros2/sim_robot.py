@@ -1,8 +1,14 @@
-"""A PyBullet MobileNav robot that speaks ROS 2: the rehearsal partner of ``deploy --hardware ros2``.
+"""A PyBullet robot that speaks ROS 2: the rehearsal partner of ``deploy --hardware ros2``.
 
-The robot runs :class:`~robot_rl.deploy.hardware.SimHardware` (the env, its episodes and resets)
-in real time at its command rate (100 Hz by default: the motor controller applies the latest
-``/cmd_vel``, the physics of a control step spread over its ticks exactly as in
+MobileNav (below) or PandaGrasp: the arm publishes ``/joint_states`` (finger joints), ``/ee_pose``,
+``/ee_twist``, ``/object_pose``, ``/object_twist`` and ``/finger_contacts`` after every 50 ms
+control step and applies ``/servo_node/delta_twist_cmds`` (TwistStamped) and
+``/gripper_controller/commands`` (Float64MultiArray); ``nan@T`` makes the object pose NaN
+(:func:`arm_messages`; the message conventions are :mod:`robot_rl.deploy.ros2.arm`'s).
+
+For MobileNav, the robot runs :class:`~robot_rl.deploy.hardware.SimHardware` (the env, its
+episodes and resets) in real time at its command rate (100 Hz by default: the motor controller
+applies the latest ``/cmd_vel``, the physics of a control step spread over its ticks exactly as in
 ``deploy --hardware sim``) and after every control step publishes what the robot's drivers would:
 
 * ``/scan`` ``sensor_msgs/LaserScan`` (frame ``base_scan``; the env's beams, ``+inf`` where
@@ -114,11 +120,136 @@ def sensor_messages(env: Any, stamp_s: float, nan_ranges: bool = False) -> dict[
     return out
 
 
+def arm_messages(env: Any, stamp_s: float, nan_object: bool = False) -> dict[str, Any]:
+    """The arm's sensor messages of a PandaGrasp env's state (see :mod:`robot_rl.deploy.ros2.arm`).
+
+    ``/joint_states`` carries the two finger joints (half the opening each); ``/ee_pose`` points
+    the gripper down with its x axis at the env's ``ee_yaw``; ``nan_object`` makes the object
+    pose NaN (a perception failure).
+    """
+    base = env.unwrapped
+    robot, task = base.robot.observe(), base.task.observe()
+    stamp = m.stamp_of(stamp_s)
+
+    def h() -> m.Header:  # one header per message, as separate publishers send
+        return m.Header(m.Time(stamp.sec, stamp.nanosec), "world")
+
+    half = float(robot["gripper_opening"][0]) / 2
+    joints = m.JointState(h(), list(FINGER_JOINTS), [half, half], [], [])
+    yaw = float(robot["ee_yaw"][0])
+    down = m.Quaternion(math.cos(yaw / 2), math.sin(yaw / 2), 0.0, 0.0)  # Rz(yaw) * Rx(pi)
+    ee_pose = m.PoseStamped(h(), m.Pose(m.Point(*map(float, robot["ee_position"])), down))
+    ee_twist = m.TwistStamped(h(), m.Twist(m.Vector3(*map(float, robot["ee_velocity"]))))
+    position = [math.nan] * 3 if nan_object else [float(v) for v in task["object_position"]]
+    q = m.Quaternion(*map(float, task["object_orientation"]))
+    obj_pose = m.PoseStamped(h(), m.Pose(m.Point(*position), q))
+    linear = m.Vector3(*map(float, task["object_linear_velocity"]))
+    obj_twist = m.TwistStamped(h(), m.Twist(linear, m.Vector3(*map(float, task["object_angular_velocity"]))))
+    layout = m.MultiArrayLayout([m.MultiArrayDimension("fingers", 2, 2)], 0)
+    contacts = m.Float64MultiArray(layout, [float(v) for v in task["finger_contacts"]])
+    return {"joint_states": joints, "ee_pose": ee_pose, "ee_twist": ee_twist, "object_pose": obj_pose,
+            "object_twist": obj_twist, "finger_contacts": contacts}  # fmt: skip
+
+
+FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
+
+
+class NavIO:
+    """The nav robot's topics: sensors out, ``/cmd_vel`` in (action = velocity / per unit)."""
+
+    sensors = ("scan", "odom")  # what drop / delay / stop act on; goal and plan are set points
+
+    def __init__(self, node: Ros2Node, env: Any) -> None:
+        self.writers = {
+            "scan": node.writer("/scan", m.LaserScan, SENSOR_DATA),
+            "odom": node.writer("/odom", m.Odometry, DEFAULT),
+            "goal": node.writer("/goal_pose", m.PoseStamped, DEFAULT),
+            "plan": node.writer("/plan", m.Path, DEFAULT),
+        }
+        self.reader = node.reader("/cmd_vel", m.Twist, DEFAULT)
+        self.per_unit = np.array([float(s["per_unit"]) for s in env.unwrapped.action_semantics()])
+        self.idle = np.zeros(2, np.float32)
+
+    def messages(self, env: Any, stamp_s: float, nan: bool) -> dict[str, Any]:
+        return sensor_messages(env, stamp_s, nan)
+
+    def take(self, node: Ros2Node, held: Any) -> tuple[Any, int]:
+        """(the newest command as an action, or ``held``; how many messages arrived)."""
+        msgs = node.take_all(self.reader, m.Twist)
+        if not msgs:
+            return held, 0
+        t = msgs[-1]
+        return (np.array([t.linear.x, t.angular.z]) / self.per_unit).astype(np.float32), len(msgs)
+
+    def timed_out(self, held: Any) -> Any:
+        return self.idle.copy()
+
+
+class ArmIO:
+    """The arm's topics: joint states, poses, twists, contacts out; a MoveIt Servo twist and a
+    gripper position command in (action = displacement per control step / per unit, opening)."""
+
+    sensors = ("joint_states", "ee_pose", "ee_twist", "object_pose", "object_twist", "finger_contacts")
+
+    def __init__(self, node: Ros2Node, env: Any) -> None:
+        self.writers = {
+            "joint_states": node.writer("/joint_states", m.JointState, DEFAULT),
+            "ee_pose": node.writer("/ee_pose", m.PoseStamped, DEFAULT),
+            "ee_twist": node.writer("/ee_twist", m.TwistStamped, DEFAULT),
+            "object_pose": node.writer("/object_pose", m.PoseStamped, DEFAULT),
+            "object_twist": node.writer("/object_twist", m.TwistStamped, DEFAULT),
+            "finger_contacts": node.writer("/finger_contacts", m.Float64MultiArray, DEFAULT),
+        }
+        self.twist = node.reader("/servo_node/delta_twist_cmds", m.TwistStamped, DEFAULT)
+        self.gripper = node.reader("/gripper_controller/commands", m.Float64MultiArray, DEFAULT)
+        sem = {s["name"]: s for s in env.unwrapped.action_semantics()}
+        self.linear_per_s = float(sem["ee_displacement"]["per_unit_per_s"])
+        self.yaw_per_s = float(sem["yaw_rate"]["per_unit_per_s"])
+        self.offset, self.per_unit = float(sem["gripper"]["offset"]), float(sem["gripper"]["per_unit"])
+        self.idle = np.array([0, 0, 0, 0, 1], np.float32)  # no motion, gripper open
+
+    def messages(self, env: Any, stamp_s: float, nan: bool) -> dict[str, Any]:
+        return arm_messages(env, stamp_s, nan)
+
+    def take(self, node: Ros2Node, held: Any) -> tuple[Any, int]:
+        twists = node.take_all(self.twist, m.TwistStamped)
+        grips = node.take_all(self.gripper, m.Float64MultiArray)
+        action = np.array(held, np.float32)
+        if twists:
+            t = twists[-1].twist
+            action[:3] = np.array([t.linear.x, t.linear.y, t.linear.z]) / self.linear_per_s
+            action[3] = t.angular.z / self.yaw_per_s
+        if grips:
+            action[4] = (sum(grips[-1].data) - self.offset) / self.per_unit
+        return action, len(twists) + len(grips)
+
+    def timed_out(self, held: Any) -> Any:
+        out = np.array(held, np.float32)
+        out[:4] = 0.0  # stop moving, keep the gripper where it was commanded
+        return out
+
+
+def robot_io(env: Any) -> type:
+    """The IO class for an env id (MobileNav or PandaGrasp).
+
+    Raises:
+        InputError: another env.
+    """
+    env_id = str(env.spec.id if env.spec else "")
+    if env_id.startswith("robot_rl/MobileNav-"):
+        return NavIO
+    if env_id.startswith("robot_rl/PandaGrasp-"):
+        return ArmIO
+    raise InputError(
+        f"sim-robot --ros2 drives robot_rl/MobileNav-v0 and robot_rl/PandaGrasp-v0; got {env_id or env!r}"
+    )
+
+
 class SimRobot:
     """The ROS 2 sim robot (see module docstring).
 
     Args:
-        env: A MobileNav env (made by the caller).
+        env: A MobileNav or PandaGrasp env (made by the caller).
         seed: Seed of the first episode (then ``seed + 1``, ...).
         episodes: Episodes to run before :meth:`run` returns.
         faults: Sensor stream faults.
@@ -144,10 +275,7 @@ class SimRobot:
     ) -> None:
         from robot_rl.deploy.hardware import SimHardware
 
-        if not str(env.spec.id if env.spec else "").startswith("robot_rl/MobileNav-"):
-            raise InputError(
-                f"sim-robot --ros2 drives robot_rl/MobileNav-v0; got {env.spec.id if env.spec else env!r}"
-            )
+        io_class = robot_io(env)
         if not (isinstance(episodes, int) and episodes >= 1):
             raise InputError(f"--episodes {episodes!r} is not accepted; expected an int >= 1")
         self.hardware = SimHardware(env, seed, clock=clock, command_hz=command_hz)
@@ -156,44 +284,34 @@ class SimRobot:
         self.clock, self.wall_clock, self.sleep, self.report = clock, wall_clock, sleep, report
         self.rng = np.random.default_rng(seed)
         self.node = Ros2Node(domain_id, interface)
-        self.writers = {
-            "scan": self.node.writer("/scan", m.LaserScan, SENSOR_DATA),
-            "odom": self.node.writer("/odom", m.Odometry, DEFAULT),
-            "goal": self.node.writer("/goal_pose", m.PoseStamped, DEFAULT),
-            "plan": self.node.writer("/plan", m.Path, DEFAULT),
-        }
-        self.cmd_reader = self.node.reader("/cmd_vel", m.Twist, DEFAULT)
-        semantics = env.unwrapped.action_semantics()
-        self.per_unit = np.array([float(s["per_unit"]) for s in semantics])
-        self.command = np.zeros(2, np.float32)
+        self.io = io_class(self.node, env)
+        self.command = self.io.idle.copy()
         self.command_time = -math.inf
         self.commands = 0
         self._queue: deque[tuple[float, str, Any]] = deque()
         self.start = 0.0
 
     def _take_commands(self, now: float) -> None:
-        msgs = self.node.take_all(self.cmd_reader, m.Twist)
-        if msgs:
-            t = msgs[-1]
-            self.command = (np.array([t.linear.x, t.angular.z]) / self.per_unit).astype(np.float32)
+        self.command, n = self.io.take(self.node, self.command)
+        if n:
             self.command_time = now
-            self.commands += len(msgs)
+            self.commands += n
         if now - self.command_time > CMD_TIMEOUT_S:
-            self.command = np.zeros(2, np.float32)
+            self.command = self.io.timed_out(self.command)
 
     def _publish_sensors(self, now: float, started: bool) -> None:
         """Queue this step's messages (faults applied) and send those that are due."""
         f, elapsed = self.faults, now - self.start
         silent = started and f.stop_at is not None and elapsed >= f.stop_at
         nan = started and f.nan_at is not None and elapsed >= f.nan_at
-        for key, msg in sensor_messages(self.env, self.wall_clock(), nan).items():
-            sensor = key in ("scan", "odom")
+        for key, msg in self.io.messages(self.env, self.wall_clock(), nan).items():
+            sensor = key in self.io.sensors
             if sensor and (silent or (started and f.drop > 0 and self.rng.random() < f.drop)):
                 continue
             self._queue.append((now + (f.delay if sensor else 0.0), key, msg))
         while self._queue and self._queue[0][0] <= now + 1e-9:
             _, key, msg = self._queue.popleft()
-            self.writers[key].write(msg)
+            self.io.writers[key].write(msg)
 
     def run(self, max_wait_s: float = 60.0) -> list[Any]:
         """Publish, wait for the first command (at most ``max_wait_s``), then run the episodes.
@@ -207,7 +325,8 @@ class SimRobot:
             now = self.clock()
             if now > wait_end:
                 raise InputError(
-                    f"no geometry_msgs/msg/Twist on /cmd_vel within {max_wait_s:g} s; is deploy running?"
+                    f"no command within {max_wait_s:g} s (nav: /cmd_vel; arm: /servo_node/delta_twist_cmds); "
+                    "is robot-rl deploy --hardware ros2 running on this domain?"
                 )
             self._publish_sensors(now, started=False)
             self._take_commands(now)

@@ -52,7 +52,7 @@ def _output(log_dir: Path, name: str) -> str:
     return (log_dir / f"{name}.out").read_text()
 
 
-def _in_process_outcomes(seed: int, episodes: int) -> list[bool]:
+def _in_process_outcomes(seed: int, episodes: int, bundle: Path = NAV_BUNDLE) -> list[bool]:
     """Episode successes of the same bundle on in-process SimHardware (simulated clock)."""
     from robot_rl.deploy.commands_deploy import prepare
     from robot_rl.deploy.export import _make_env
@@ -68,7 +68,7 @@ def _in_process_outcomes(seed: int, episodes: int) -> list[bool]:
     def sleep(s: float) -> None:
         now[0] += max(s, 0.0) + 1e-6
 
-    runner, settings = prepare(NAV_BUNDLE)
+    runner, settings = prepare(bundle)
     hz = float(settings["command_hz"])
     env = runner.manifest["env"]
     hw = SimHardware(_make_env(env["id"], env["kwargs"]), seed, clock=clock, command_hz=hz)
@@ -77,17 +77,23 @@ def _in_process_outcomes(seed: int, episodes: int) -> list[bool]:
         runner.act, safety, hw, hz, clock=clock, sleep=sleep, policy_every=round(hz / runner.policy_hz)
     )
     try:
-        loop.run(max_steps=episodes * 2600)  # the episode limit is 25 s = 2500 ticks at 100 Hz
+        limit_s = 25.0  # the longest episode limit of the two envs (nav 25 s, grasp less)
+        loop.run(max_steps=int(episodes * (limit_s * hz + 100)))
     finally:
         hw.close()
     return [bool(e.success) for e in hw.episodes[:episodes]]
 
 
-def _sensor_stamps(log: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """topic -> (log times, header stamps) in seconds of the received /scan and /odom messages."""
+NAV_SENSORS = {"/scan": m.LaserScan, "/odom": m.Odometry}
+ARM_SENSORS = {"/joint_states": m.JointState, "/ee_pose": m.PoseStamped, "/ee_twist": m.TwistStamped,
+               "/object_pose": m.PoseStamped, "/object_twist": m.TwistStamped}  # fmt: skip
+
+
+def _sensor_stamps(log: Path, sensors: dict[str, type]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """topic -> (log times, header stamps) in seconds of the received sensor messages."""
     out = {}
     with log.open("rb") as fh:
-        for topic, cls in (("/scan", m.LaserScan), ("/odom", m.Odometry)):
+        for topic, cls in sensors.items():
             rows = [(msg.log_time * 1e-9, m.seconds_of(cls.deserialize(msg.data).header.stamp))
                     for _, _, msg in make_reader(fh).iter_messages(topics=[topic])]  # fmt: skip
             fh.seek(0)
@@ -95,21 +101,22 @@ def _sensor_stamps(log: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def _check_watchdog(log: Path) -> dict[str, int]:
+def _check_watchdog(log: Path, sensors: dict[str, type] = NAV_SENSORS, watchdog_s: float = WATCHDOG_S,
+                    safe_entries: slice = slice(None)) -> dict[str, int]:  # fmt: skip
     """Every tick whose newest sensor data was older than the watchdog sent the safe action."""
     ticks = read_ticks(log)
-    stamps = _sensor_stamps(log)
+    stamps = _sensor_stamps(log, sensors)
     t = ticks.log_time_ns * 1e-9
     age = np.zeros(len(t))
     for times, header in stamps.values():
         idx = np.searchsorted(times, t, side="right") - 1  # newest message received before the tick
         newest = np.where(idx >= 0, header[np.maximum(idx, 0)], -np.inf)
         age = np.maximum(age, t - newest)
-    stale = age > WATCHDOG_S + MARGIN_S
+    stale = age > watchdog_s + MARGIN_S
     stopping = (
         ticks.flags & (Flag.STALE_OBS | Flag.WATCHDOG_STOP | Flag.NONFINITE_OBS | Flag.FAULT_STOP)
     ) != 0
-    safe = np.all(ticks.action == 0.0, axis=1)
+    safe = np.all(ticks.action[:, safe_entries] == 0.0, axis=1)
     assert stopping[stale].all(), f"ticks {np.flatnonzero(stale & ~stopping)[:5]} acted on stale data"
     assert safe[stopping].all(), f"ticks {np.flatnonzero(stopping & ~safe)[:5]} flagged but not safe"
     latched = np.flatnonzero(ticks.flags & (Flag.WATCHDOG_STOP | Flag.FAULT_STOP))
@@ -244,3 +251,43 @@ def test_a_config_without_a_ros2_section_is_refused(capsys):
     assert "deploy config deploy_nav has no ros2 section (topics, QoS); start from deploy_nav_ros2" in (
         capsys.readouterr().err
     )
+
+
+def test_arm_two_processes_match_in_process_success_and_the_log_replays(tmp_path):
+    from tests.deploy.ros2.conftest import ROOT, fresh_domain_id
+
+    domain, log = fresh_domain_id(), tmp_path / "arm.mcap"
+    sim = ["sim-robot", "robot_rl/PandaGrasp-v0", "--ros2", "--seed", "0", "--episodes", "3", "--json"]
+    robot = _start(sim, domain, tmp_path, "robot")
+    cmd = ["deploy", "zoo:grasp_ppo", "--hardware", "ros2", "--duration", "120", "--record", str(log)]
+    deploy = _start(cmd, domain, tmp_path, "deploy")
+    try:
+        assert robot.wait(timeout=150) == 0, _output(tmp_path, "robot") + _output(tmp_path, "deploy")
+    finally:
+        deploy.send_signal(signal.SIGTERM)
+        code = deploy.wait(timeout=60)
+        robot.kill()
+    assert code == 0 and "stop: interrupted" in _output(tmp_path, "deploy")
+    outcomes = [json.loads(line) for line in _output(tmp_path, "robot").splitlines() if line.startswith("{")]
+    grasp = ROOT / "assets/policies/grasp_ppo/bundle"
+    assert [o["success"] for o in outcomes] == _in_process_outcomes(0, 3, grasp) == [True, True, True]
+    topics: dict[str, int] = {}
+    with log.open("rb") as fh:
+        for _, channel, _, ros_msg in make_reader(
+            fh, decoder_factories=[DecoderFactory()]
+        ).iter_decoded_messages():
+            topics[channel.topic] = topics.get(channel.topic, 0) + 1
+            if channel.topic == "/servo_node/delta_twist_cmds":
+                last = ros_msg
+    assert {
+        "/joint_states",
+        "/ee_pose",
+        "/object_pose",
+        "/finger_contacts",
+        "/gripper_controller/commands",
+    } <= set(topics)
+    assert (last.twist.linear.x, last.twist.linear.z, last.twist.angular.z) == (0.0, 0.0, 0.0)  # safe action
+    report = replay(log)
+    assert report.policy_steps > 20 and report.max_action_diff <= 1e-5
+    # the safe action holds the gripper (null entry): only the motion entries must be zero
+    _check_watchdog(log, ARM_SENSORS, watchdog_s=0.15, safe_entries=slice(0, 4))

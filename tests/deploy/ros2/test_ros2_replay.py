@@ -9,7 +9,6 @@ pytest.importorskip("cyclonedds", reason="needs the ros2 extra (make install ins
 
 from robot_rl.cli import main
 from robot_rl.deploy.ros2 import types as m
-from robot_rl.deploy.ros2.config import Ros2Settings
 from robot_rl.deploy.ros2.qos import SENSOR_DATA
 from robot_rl.deploy.ros2.recorder import TICK_TOPIC, Recorder, qos_yaml
 from robot_rl.deploy.ros2.replay import read_ticks, replay
@@ -22,7 +21,7 @@ def _write_log(path, manifest, n=20, outlier_at=12, tamper=0.0):
     """Ticks with observations near the training mean; entry 29 (waypoint_distance) far out at one tick."""
     runner = PolicyRunner(NAV_BUNDLE)
     mean = np.asarray(manifest["normalization"]["obs"]["mean"], np.float32)
-    rec = Recorder(path, manifest, Ros2Settings(), manifest["safety"], bundle=NAV_BUNDLE)
+    rec = Recorder(path, manifest, {"/scan": SENSOR_DATA}, manifest["safety"], bundle=NAV_BUNDLE)
     rng = np.random.default_rng(0)
     for i in range(n):
         obs = (mean + rng.normal(0, 0.05, mean.shape)).astype(np.float32)
