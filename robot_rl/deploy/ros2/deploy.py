@@ -127,5 +127,6 @@ def deploy_ros2(
         "record": str(record) if record else None,
         "messages": recorder.count if recorder else 0,
         "latency_us": hardware.latency_us(),
+        "latency_topic": hardware.specs[hardware.adapter.phase_key].topic,
     }
     return stats, summary

@@ -218,11 +218,11 @@ def test_bench_deploy_over_ros2_prints_latency_and_rate(capsys, monkeypatch):
     assert "over ROS 2 (domain" in out and "loopback only) against robot-rl sim-robot" in out
     loop = next(line for line in out.splitlines() if line.strip().startswith("loop:"))
     assert float(loop.split(" ticks")[0].split()[-1]) >= 150  # 300 ticks in 3 s at 100 Hz (fewer when loaded)
-    for label in ("scan stamp -> taken by the bridge", "scan stamp -> first /cmd_vel after it"):
+    for label in ("/scan stamp -> taken by the bridge", "/scan stamp -> first command after it"):
         line = next(x for x in out.splitlines() if label in x)
         p50, p99 = (float(line.split(k)[1].split()[0]) for k in (" p50 ", " p99 "))
         assert 0 < p50 <= p99 < 1000  # ms; a loaded machine (parallel tests) stretches the tail
-    assert "the target (stamp -> command p99 <= 5 ms, 0 overruns, 100 Hz)" in out
+    assert "the target (/scan stamp -> command p99 <= 5 ms, 0 overruns, 100 Hz)" in out
 
 
 def test_sigterm_while_waiting_for_inputs_exits_130_without_a_command(tmp_path):
