@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from robot_rl.errors import InputError
+
 DISPATCH = {
     "train": "robot_rl.train.bench",
     "deploy": "robot_rl.deploy.bench",
@@ -128,11 +130,9 @@ def bench_env(env_id: str, steps: int, rounds: int, seed: int = 0, **kwargs: Any
     Returns:
         ``[env figures, bare-loop figures]``.
     """
-    import gymnasium as gym
+    from robot_rl.envs.make import make_env
 
-    import robot_rl  # noqa: F401  (registers the ids)
-
-    env = gym.make(env_id, disable_env_checker=True, **kwargs)
+    env = make_env(env_id, disable_env_checker=True, **kwargs)
     u: Any = env.unwrapped
     env.action_space.seed(seed)
     recording = _record_motor_commands(env, steps, seed)
@@ -178,11 +178,9 @@ def bench_panda_gym(steps: int, rounds: int) -> SpeedFigures | None:
 
 def bench_resets(env_id: str, resets: int, seed: int = 0, **kwargs: Any) -> tuple[float, float]:
     """RSS before and after ``resets`` resets (MiB); 50 warm-up resets are not counted."""
-    import gymnasium as gym
+    from robot_rl.envs.make import make_env
 
-    import robot_rl  # noqa: F401
-
-    env = gym.make(env_id, disable_env_checker=True, **kwargs)
+    env = make_env(env_id, disable_env_checker=True, **kwargs)
     for i in range(50):
         env.reset(seed=seed + i)
     before = rss_mb()
@@ -216,7 +214,7 @@ def run_env(argv: list[str]) -> int:
     """``robot-rl bench env``: print the speed table and the memory figure."""
     args = _env_parser().parse_args(argv)
     if args.steps < 10 or args.rounds < 1 or args.resets < 0:
-        raise ValueError("--steps must be >= 10, --rounds >= 1 and --resets >= 0")
+        raise InputError("--steps must be >= 10, --rounds >= 1 and --resets >= 0")
     kwargs = json.loads(args.kwargs)
     env_fig, bare_fig = bench_env(args.env_id, args.steps, args.rounds, **kwargs)
     rows = [env_fig, bare_fig]

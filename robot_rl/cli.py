@@ -2,14 +2,22 @@
 
 A verb module exposes ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported
 only for the verb being run, so ``robot-rl --help`` answers without importing torch.
+
+Errors: a :class:`robot_rl.errors.InputError` (bad input: a config key, an argument, a file that
+does not exist) prints one line and exits 2; any other exception is a bug and prints its
+traceback with a request to report it, exit code 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+
+from robot_rl.errors import InputError
 
 #: verb -> (module, one-line summary)
 VERBS: dict[str, tuple[str, str]] = {
@@ -90,14 +98,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv[1:])
     try:
         return int(module.run(args) or 0)  # type: ignore[attr-defined]
-    except (ValueError, FileNotFoundError, KeyError, ModuleNotFoundError) as exc:
-        # Input errors: one clear line, no traceback. Set ROBOT_RL_DEBUG=1 to see it.
-        import os
-
+    except InputError as exc:
+        # bad input: one clear line, no traceback (ROBOT_RL_DEBUG=1 shows it)
         if os.environ.get("ROBOT_RL_DEBUG") == "1":
             raise
         print(f"robot-rl {argv[0]}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception:
+        # anything else is a bug in robot-rl: the whole traceback, and how to report it
+        traceback.print_exc()
+        print(
+            f"robot-rl {argv[0]}: internal error (a bug, not your input). Please report it with the "
+            "command line and the traceback above.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from robot_rl.errors import InputError
+
 #: A shipped config's name (robot-rl configs lists them) or a YAML file.
 DEFAULT_CONFIG = "grasp_ppo"
 
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.train.evaluate import format_summary
 
     if args.episodes < 1:
-        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+        raise InputError(f"--episodes must be >= 1, got {args.episodes}")
     run_path = _train(args)
     summary, video = _evaluate(run_path, args.episodes)
     export_dir = args.export_dir or Path("exports") / run_path.name

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robot_rl.errors import InputError
 from robot_rl.train.evaluate import DEFAULT_EVAL_SEED
 
 
@@ -155,15 +156,15 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.train.evaluate import eval_env_kwargs, format_summary, run_episodes, write_csv, write_video
 
     if args.episodes < 1:
-        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+        raise InputError(f"--episodes must be >= 1, got {args.episodes}")
     try:
         chosen = tuple(int(x) for x in args.video_episodes.split(",") if x.strip()) if args.video else ()
     except ValueError as exc:
-        raise ValueError(
+        raise InputError(
             f"--video-episodes must be comma-separated integers, got {args.video_episodes!r}"
         ) from exc
     if args.stochastic and is_bundle(args.source):
-        raise ValueError(
+        raise InputError(
             "--stochastic needs an SB3 model: a bundle holds the deterministic policy only "
             "(evaluate the run directory instead)"
         )

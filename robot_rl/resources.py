@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from robot_rl.errors import MissingInputError
+
 ASSETS_PACKAGE = "robot_rl._assets"
 LAUNCH_PACKAGE = "robot_rl._launch"
 
@@ -122,7 +124,7 @@ def shipped_config(name: str) -> ShippedConfig:
         if cfg.name == name:
             return cfg
     names = ", ".join(c.name for c in shipped_configs())
-    raise FileNotFoundError(f"no shipped config is called {name!r}; shipped configs: {names}")
+    raise MissingInputError(f"no shipped config is called {name!r}; shipped configs: {names}")
 
 
 def looks_like_path(arg: str | Path) -> bool:
@@ -158,25 +160,25 @@ def resolve_config(arg: str | Path, kind: ConfigKind) -> Path:
     names = [c.name for c in shipped_configs(kind)]
     if looks_like_path(arg):
         if path.is_dir():
-            raise FileNotFoundError(f"{what} {str(arg)!r} is a directory, not a YAML file")
+            raise MissingInputError(f"{what} {str(arg)!r} is a directory, not a YAML file")
         stem = path.stem
         hint = (
             f"; for the shipped {what} of that name give the name alone: {stem}"
             if stem in names
             else f"; shipped {what}s: {', '.join(names)} (robot-rl configs lists them)"
         )
-        raise FileNotFoundError(f"{what} file {str(arg)!r} not found{hint}")
+        raise MissingInputError(f"{what} file {str(arg)!r} not found{hint}")
     name = str(arg)
     if name in names:
         return launch_dir() / f"{name}.yaml"
     other = [c for c in shipped_configs() if c.name == name]
     if other:
         other_what, usage = KINDS[other[0].kind]
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{name!r} is a shipped {other_what}, not a {what} (use it with {usage}); "
             f"shipped {what}s: {', '.join(names)}"
         )
-    raise FileNotFoundError(
+    raise MissingInputError(
         f"{what} {name!r} is neither a file nor a shipped {what}; shipped {what}s: {', '.join(names)} "
         "(robot-rl configs lists them), or give a path to a YAML file"
     )

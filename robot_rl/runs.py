@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robot_rl.errors import InputError, MissingInputError
+
 SCHEMA = 1
 RUN_JSON = "run.json"
 MODEL = "model.zip"
@@ -55,13 +57,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 def read_json(path: Path) -> dict[str, Any]:
     """Read a JSON object; ``FileNotFoundError`` / ``ValueError`` say which file is wrong."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found")
+        raise MissingInputError(f"{path} not found")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+        raise InputError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object")
+        raise InputError(f"{path}: expected a JSON object")
     return data
 
 
@@ -134,7 +136,7 @@ def algo_class(name: str) -> Any:
         ValueError: Unknown name (the message lists the accepted names).
     """
     if name not in ALGOS:
-        raise ValueError(f"algo={name!r} is not accepted; choose one of {list(ALGOS)}")
+        raise InputError(f"algo={name!r} is not accepted; choose one of {list(ALGOS)}")
     if name == "tqc":
         from sb3_contrib import TQC
 
@@ -182,13 +184,13 @@ def resolve_model(path: str | Path, which: str = "best") -> tuple[Path, Path, Pa
         ValueError: ``which`` is not ``best`` or ``final``.
     """
     if which not in ("best", "final"):
-        raise ValueError(f"which={which!r} is not accepted; choose one of ['best', 'final']")
+        raise InputError(f"which={which!r} is not accepted; choose one of ['best', 'final']")
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{p} does not exist (expected a run directory or a model .zip)")
+        raise MissingInputError(f"{p} does not exist (expected a run directory or a model .zip)")
     if p.is_file():
         if p.suffix != ".zip":
-            raise ValueError(f"{p} is not a model .zip or a run directory")
+            raise InputError(f"{p} is not a model .zip or a run directory")
         run_dir, model = p.parent, p
         stem = "best_" if p.name.startswith("best_") else ""
         vecnorm: Path | None = run_dir / f"{stem}{VECNORM}"
@@ -199,9 +201,9 @@ def resolve_model(path: str | Path, which: str = "best") -> tuple[Path, Path, Pa
             model = run_dir / MODEL
         vecnorm = run_dir / (BEST_VECNORM if model.name == BEST_MODEL else VECNORM)
         if not model.is_file():
-            raise FileNotFoundError(f"{run_dir} has no {MODEL} (training not finished? try --resume)")
+            raise MissingInputError(f"{run_dir} has no {MODEL} (training not finished? try --resume)")
     if not (run_dir / RUN_JSON).is_file():
-        raise FileNotFoundError(f"{run_dir / RUN_JSON} not found next to {model.name}; not a robot-rl run")
+        raise MissingInputError(f"{run_dir / RUN_JSON} not found next to {model.name}; not a robot-rl run")
     return run_dir, model, vecnorm if vecnorm is not None and vecnorm.is_file() else None
 
 
@@ -236,9 +238,9 @@ def load_run(path: str | Path, which: str = "best") -> LoadedRun:
     info = read_json(run_dir / RUN_JSON)
     for key in ("env_id", "algo"):
         if key not in info:
-            raise ValueError(f"{run_dir / RUN_JSON} lacks {key!r}")
+            raise InputError(f"{run_dir / RUN_JSON} lacks {key!r}")
     if info.get("normalize") and vecnorm_path is None:
-        raise FileNotFoundError(f"run.json says normalize=true but no matching {VECNORM} in {run_dir}")
+        raise MissingInputError(f"run.json says normalize=true but no matching {VECNORM} in {run_dir}")
     model = algo_class(info["algo"]).load(
         str(model_path), device="cpu", custom_objects=_inference_objects(info)
     )

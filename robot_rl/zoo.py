@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robot_rl.errors import InputError, MissingInputError
 from robot_rl.resources import assets_dir
 
 #: Prefix that marks a pretrained policy's name where a bundle directory is expected.
@@ -92,7 +93,7 @@ def read_zoo_json(root: Path) -> dict[str, Any]:
     path = root / ZOO_JSON
     info = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(info, dict) or info.get("schema") != ZOO_SCHEMA:
-        raise ValueError(f"{path}: expected a JSON object with schema {ZOO_SCHEMA}")
+        raise InputError(f"{path}: expected a JSON object with schema {ZOO_SCHEMA}")
     return info
 
 
@@ -124,7 +125,7 @@ def get(name: str) -> Pretrained:
         if p.name == bare:
             return p
     listed = ", ".join(PREFIX + n for n in names()) or "none"
-    raise FileNotFoundError(
+    raise MissingInputError(
         f"no pretrained policy is called {bare!r}; pretrained policies: {listed} (robot-rl zoo lists them)"
     )
 

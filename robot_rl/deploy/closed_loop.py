@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robot_rl.errors import InputError
+
 if TYPE_CHECKING:
     from robot_rl.deploy.runtime import PolicyRunner
     from robot_rl.deploy.spec import PolicySpec
@@ -49,12 +51,10 @@ RETURN_ATOL = 1e-3
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
-    """``gym.make(env_id, **env_kwargs)`` with the robot_rl ids registered."""
-    import gymnasium as gym
+    """``gym.make(env_id, **env_kwargs)`` with the robot_rl ids registered (input errors named)."""
+    from robot_rl.envs.make import make_env as make
 
-    import robot_rl  # noqa: F401  (registers the robot_rl ids)
-
-    return gym.make(env_id, **env_kwargs)
+    return make(env_id, **env_kwargs)
 
 
 def run_episodes(env: Any, act: Callable[[Any], Any], episodes: int, seed: int) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def record_sb3_reference(
     from robot_rl.deploy.golden import as_inputs, sb3_actions
 
     if episodes < 1:
-        raise ValueError(f"episodes={episodes} is not accepted for a closed-loop reference; expected >= 1")
+        raise InputError(f"episodes={episodes} is not accepted for a closed-loop reference; expected >= 1")
 
     def sb3_act(obs: Any) -> Any:
         batch = {k: v[None] for k, v in as_inputs(obs, spec).items()}
@@ -192,10 +192,10 @@ def load_reference(path: Path) -> dict[str, Any]:
     try:
         reference = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path.name} is not valid JSON: {exc}") from exc
+        raise InputError(f"{path.name} is not valid JSON: {exc}") from exc
     if not isinstance(reference, dict) or reference.get("schema") != REFERENCE_SCHEMA:
         schema = reference.get("schema") if isinstance(reference, dict) else None
-        raise ValueError(
+        raise InputError(
             f"{path.name}: schema {schema!r} is not supported; this verifier reads {REFERENCE_SCHEMA}"
         )
     per_episode = reference.get("per_episode")
@@ -206,13 +206,13 @@ def load_reference(path: Path) -> dict[str, Any]:
         or reference.get("episodes") != len(per_episode)
         or not all(isinstance(e, dict) and keys <= e.keys() for e in per_episode)
     ):
-        raise ValueError(
+        raise InputError(
             f"{path.name}: expected an int 'seed', and 'episodes' entries of 'per_episode' "
             f"each with {sorted(keys)}"
         )
     seeds = [e["seed"] for e in per_episode]
     if seeds != list(range(reference["seed"], reference["seed"] + len(seeds))):
-        raise ValueError(
+        raise InputError(
             f"{path.name}: per-episode seeds {seeds} are not consecutive from {reference['seed']}"
         )
     return reference
@@ -252,14 +252,14 @@ def compare_with_reference(
     recorded = int(reference["episodes"])
     n = recorded if episodes is None else episodes
     if n < 1 or n > recorded:
-        raise ValueError(
+        raise InputError(
             f"{n} closed-loop episodes asked for, but {REFERENCE_FILE} records {recorded}: "
             f"ask for 1..{recorded} episodes (verify --episodes {recorded}) "
             f"or re-export with export_policy(..., reference_episodes={n})"
         )
     ref_env = reference.get("env")
     if ref_env is not None and (ref_env.get("id") != env_id or ref_env.get("kwargs", {}) != env_kwargs):
-        raise ValueError(
+        raise InputError(
             f"{REFERENCE_FILE} was recorded on {ref_env.get('id')} {ref_env.get('kwargs')}, "
             f"the manifest says {env_id} {env_kwargs}"
         )

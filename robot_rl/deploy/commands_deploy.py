@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from robot_rl.errors import InputError
+
 FAULT_KINDS = ("stale", "nan", "slow")
 
 
@@ -86,11 +88,11 @@ def parse_faults(specs: list[str], slow_s: float) -> Any:
             start, _, count = rest.partition(":")
             steps = set(range(int(start), int(start) + int(count or 1)))
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 f"--inject {spec!r} is not KIND@STEP[:N], e.g. nan@100 or stale@200:10"
             ) from None
         if kind not in FAULT_KINDS:
-            raise ValueError(f"--inject kind {kind!r} is not accepted; choose one of {list(FAULT_KINDS)}")
+            raise InputError(f"--inject kind {kind!r} is not accepted; choose one of {list(FAULT_KINDS)}")
         getattr(faults, f"{kind}_steps").update(steps)
     return faults
 
@@ -226,11 +228,11 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.zoo import resolve_bundle
 
     if not args.duration > 0:
-        raise ValueError(f"--duration must be > 0 seconds, got {args.duration}")
+        raise InputError(f"--duration must be > 0 seconds, got {args.duration}")
     if args.hardware == "ros2":
         return run_ros2(args)
     if args.record or args.domain_id is not None or args.interface:
-        raise ValueError("--record, --domain-id and --interface apply to --hardware ros2")
+        raise InputError("--record, --domain-id and --interface apply to --hardware ros2")
     faults = parse_faults(args.inject, slow_s=0.05)
     bundle = resolve_bundle(args.bundle)
     prepared = prepare(bundle, args.config, args.command_hz, args.trust)  # refuse before driving

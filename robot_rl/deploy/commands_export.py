@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from robot_rl.deploy.export import FORMATS
+from robot_rl.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,9 +50,9 @@ def _safe_action(text: str | None) -> list[float | None] | int | None:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        raise ValueError(f"--safe-action {text!r} is not JSON; e.g. '[0, 0]', '[0, null]' or 6") from None
+        raise InputError(f"--safe-action {text!r} is not JSON; e.g. '[0, 0]', '[0, null]' or 6") from None
     if isinstance(value, bool) or not isinstance(value, int | list):
-        raise ValueError(f"--safe-action {text!r} must be an index or a list of numbers/null")
+        raise InputError(f"--safe-action {text!r} must be an index or a list of numbers/null")
     return value
 
 

@@ -32,9 +32,8 @@ YAML keys (validated with pydantic; unknown keys are refused):
     Topics, QoS and frames for ``--hardware ros2`` (see :mod:`robot_rl.deploy.ros2.config`);
     ignored by ``--hardware sim``.
 
-Why pydantic instead of the hand-written checks of the training config: this file guards a robot,
-the schema is small and flat, and pydantic's strict types (no ``"0.5"`` silently read as 0.5, no
-unknown key) are exactly what we want here.
+Validated like every config of the project (:mod:`robot_rl.configfile`: one YAML reader, pydantic
+models in strict mode, so no ``"0.5"`` is silently read as 0.5 and no unknown key passes).
 """
 
 from __future__ import annotations
@@ -43,9 +42,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
+from robot_rl.configfile import StrictModel, read_yaml_mapping, validate
 from robot_rl.deploy.ros2.config import Ros2Section
+from robot_rl.errors import InputError
 from robot_rl.resources import launch_dir, resolve_config
 
 #: env id prefix -> the shipped deploy config (file name in the package's ``launch`` directory).
@@ -58,10 +59,8 @@ DEFAULT_WATCHDOG_PERIODS = 3
 DEFAULT_MAX_FAULTS = 5
 
 
-class SafetyLimits(BaseModel):
+class SafetyLimits(StrictModel):
     """The ``safety`` section of a deploy YAML (all optional)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     action_low: list[float] | None = None
     action_high: list[float] | None = None
@@ -70,10 +69,8 @@ class SafetyLimits(BaseModel):
     max_consecutive_faults: int | None = Field(default=None, ge=1)
 
 
-class DeployConfig(BaseModel):
+class DeployConfig(StrictModel):
     """A deploy YAML (see module docstring)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     env_id: str | None = None
     policy_hz: float | None = Field(default=None, gt=0)
@@ -84,20 +81,7 @@ class DeployConfig(BaseModel):
     def check_env(self, env_id: str) -> None:
         """Raise ``ValueError`` if ``env_id`` does not start with this config's ``env_id``."""
         if self.env_id and not env_id.startswith(self.env_id):
-            raise ValueError(f"deploy config is for {self.env_id!r} but the bundle's env is {env_id!r}")
-
-
-def _format_errors(path: Path, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        if loc[:1] == ["ros2"] and len(loc) > 1 and loc[1] in ("nav", "arm"):
-            del loc[1]  # the adapter tag pydantic inserts (ros2.robot selects it)
-        where = ".".join(str(p) for p in loc) or "(top level)"
-        parts.append(f"{where}: {err['msg']}")
-    keys = list(DeployConfig.model_fields)
-    safety = list(SafetyLimits.model_fields)
-    return f"deploy config {path}: " + "; ".join(parts) + f" (accepted keys: {keys}, safety: {safety})"
+            raise InputError(f"deploy config is for {self.env_id!r} but the bundle's env is {env_id!r}")
 
 
 def load_deploy_config(path: str | Path | None) -> DeployConfig:
@@ -107,23 +91,14 @@ def load_deploy_config(path: str | Path | None) -> DeployConfig:
         path: A YAML file, the name of a shipped deploy config (``deploy_nav``), or ``None``.
 
     Raises:
-        FileNotFoundError: missing file, or a name that is no shipped deploy config.
-        ValueError: not a mapping, unknown keys or wrong types (one line naming each).
+        MissingInputError: missing file, or a name that is no shipped deploy config.
+        InputError: not a mapping, unknown keys or wrong types (one line naming each).
     """
     if path is None:
         return DeployConfig()
-    import yaml
-
     path = resolve_config(path, "deploy")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(
-            f"deploy config {path}: expected a mapping of keys {list(DeployConfig.model_fields)}"
-        )
-    try:
-        return DeployConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ValueError(_format_errors(path, exc)) from None
+    data = read_yaml_mapping(path, "deploy config", "robot-rl configs lists the shipped ones")
+    return validate(DeployConfig, data, f"deploy config {path}")
 
 
 def shipped_config_for(env_id: str) -> Path | None:
@@ -148,7 +123,7 @@ def _vector(value: Any, n: int, name: str, default: float) -> list[float]:
         return [default] * n
     if isinstance(value, list):
         if len(value) != n:
-            raise ValueError(f"safety.{name} needs {n} entries (one per action entry), got {len(value)}")
+            raise InputError(f"safety.{name} needs {n} entries (one per action entry), got {len(value)}")
         return [default if v is None else float(v) for v in value]
     return [float(value)] * n
 
@@ -204,12 +179,12 @@ def check_settings(safety: dict[str, Any], action: dict[str, Any], period_s: flo
     policy_hz = 1.0 / period_s
     ratio = float(safety["command_hz"]) / policy_hz
     if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6:
-        raise ValueError(
+        raise InputError(
             f"command_hz={safety['command_hz']:g} is not an integer multiple of the policy rate "
             f"{policy_hz:g} Hz (e.g. {policy_hz:g}, {2 * policy_hz:g}, {10 * policy_hz:g} Hz)"
         )
     if float(safety["watchdog_timeout_s"]) < period_s - 1e-12:
-        raise ValueError(
+        raise InputError(
             f"watchdog_timeout_s={safety['watchdog_timeout_s']:g} s is shorter than the observation period "
             f"{period_s:g} s: every observation would be stale; use >= {period_s:g} s"
         )
@@ -218,13 +193,13 @@ def check_settings(safety: dict[str, Any], action: dict[str, Any], period_s: flo
     low, high = safety["action_low"], safety["action_high"]
     bad = [i for i, (lo, hi) in enumerate(zip(low, high, strict=True)) if lo > hi]
     if bad:
-        raise ValueError(f"safety action_low > action_high at entries {bad}: {low} vs {high}")
+        raise InputError(f"safety action_low > action_high at entries {bad}: {low} vs {high}")
     rates = [r for r in safety["max_rate_per_s"] if r is not None]
     if any(r <= 0 for r in rates):
-        raise ValueError(f"safety max_rate_per_s must be > 0 (action units per second), got {rates}")
+        raise InputError(f"safety max_rate_per_s must be > 0 (action units per second), got {rates}")
     for i, v in enumerate(action["safe_action"]):
         if v is not None and not low[i] <= v <= high[i]:
-            raise ValueError(
+            raise InputError(
                 f"the env's safe action {action['safe_action']} lies outside the bounds {low}..{high}"
             )
 
@@ -242,7 +217,7 @@ def effective_settings(manifest: dict[str, Any], config: DeployConfig) -> dict[s
     period = float(env["control_period_s"])
     policy_hz = 1.0 / period
     if config.policy_hz is not None and abs(config.policy_hz - policy_hz) > 1e-6 * policy_hz:
-        raise ValueError(
+        raise InputError(
             f"policy_hz={config.policy_hz:g} differs from the bundle's policy rate {policy_hz:g} Hz: "
             "the policy was trained at that rate and its actions (steps, rates) mean what they "
             "meant in training only there; use command_hz for a faster command stream"
@@ -271,11 +246,11 @@ def effective_settings(manifest: dict[str, Any], config: DeployConfig) -> dict[s
                            if s.max_rate_per_s is not None else None, rates, n, "<=")  # fmt: skip
         out["max_rate_per_s"] = [None if math.isinf(r) else r for r in new]
     elif s.action_low or s.action_high or s.max_rate_per_s is not None:
-        raise ValueError(
+        raise InputError(
             "discrete actions are indices: action_low, action_high and max_rate_per_s do not apply"
         )
     if loose:
-        raise ValueError(
+        raise InputError(
             "deploy config loosens the bundle's safety limits: "
             + "; ".join(loose)
             + ". A deploy config may only tighten them; to change them, re-export with --deploy-config"

@@ -9,7 +9,9 @@ Bundle layout (``out_dir``)::
     closed_loop.json  SB3's closed-loop result on seeded episodes (verify's reference)
     manifest.json   layouts, units, bounds, normalization, provenance, SHA-256, and the deploy
                     contract: policy rate, the env's safe action, what each action entry means
-                    per second, the robot's safety limits (from launch/deploy_*.yaml)
+                    per second, the robot's safety limits (from launch/deploy_*.yaml); for
+                    image policies the features extractor's settings and the env's camera
+                    contract (``env.unwrapped.camera_contract()``)
     manifest.sig    optional Ed25519 signature of manifest.json (``sign=KEY``)
 
 Everything is generated from one :class:`~robot_rl.deploy.spec.PolicySpec`. The bundle holds no
@@ -20,6 +22,7 @@ nothing outside the bundle, whatever its working directory.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import shutil
 import tempfile
 import warnings
@@ -34,7 +37,8 @@ from robot_rl.deploy import c_codegen, golden
 from robot_rl.deploy.manifest import SCHEMA, generic_layout, write_manifest
 from robot_rl.deploy.onnx_scan import RANDOM_OPS
 from robot_rl.deploy.source import PolicySource, load_source
-from robot_rl.deploy.spec import PolicySpec, extract_spec
+from robot_rl.deploy.spec import InputSpec, PolicySpec, extract_spec
+from robot_rl.errors import InputError
 
 FORMATS = ("onnx", "torchscript", "c")
 OPSET = 17
@@ -78,9 +82,9 @@ def export_policy(
     formats = tuple(formats)
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
-        raise ValueError(f"formats {bad or '()'} not accepted; choose from {list(FORMATS)}")
+        raise InputError(f"formats {bad or '()'} not accepted; choose from {list(FORMATS)}")
     if reference_episodes < 0:
-        raise ValueError(f"reference_episodes={reference_episodes} is not accepted; expected an int >= 0")
+        raise InputError(f"reference_episodes={reference_episodes} is not accepted; expected an int >= 0")
     src = _as_source(source, which)
     spec = extract_spec(src.model, src.vecnormalize, src.algo)
     _check_out_dir(Path(out_dir))
@@ -161,7 +165,7 @@ def deploy_contract(
 
     period = _control_period(env)
     if not period or period <= 0:
-        raise ValueError(
+        raise InputError(
             f"{env_id} has no control period (env.unwrapped.dt or metadata render_fps); cannot export"
         )
     safe = _safe_action(env, env_id, spec, safe_action)
@@ -183,19 +187,19 @@ def _safe_action(
 ) -> list[float | None] | int:
     declared = env.unwrapped.safe_action() if hasattr(env.unwrapped, "safe_action") else None
     if declared is not None and given is not None and given != declared:
-        raise ValueError(f"{env_id} declares its safe action {declared}; it cannot be replaced by {given}")
+        raise InputError(f"{env_id} declares its safe action {declared}; it cannot be replaced by {given}")
     safe = declared if declared is not None else given
     if safe is None:
-        raise ValueError(
+        raise InputError(
             f"{env_id} declares no safe action (env.unwrapped.safe_action()); robot_rl envs do. For "
             "another env pass safe_action= (robot-rl export --safe-action), e.g. 0,0 for zero velocity"
         )
     if spec.postprocess == "argmax":
         if not isinstance(safe, int | np.integer) or not 0 <= int(safe) < spec.n_actions:
-            raise ValueError(f"safe action {safe!r} must be an index in [0, {spec.n_actions - 1}]")
+            raise InputError(f"safe action {safe!r} must be an index in [0, {spec.n_actions - 1}]")
         return int(safe)
     if not isinstance(safe, list | tuple) or len(safe) != spec.action_dim:
-        raise ValueError(f"safe action {safe!r} must list {spec.action_dim} entries (numbers or null = hold)")
+        raise InputError(f"safe action {safe!r} must list {spec.action_dim} entries (numbers or null = hold)")
     return [None if v is None else float(v) for v in safe]
 
 
@@ -204,7 +208,7 @@ def _as_source(source: Any, which: str) -> PolicySource:
         return source
     if isinstance(source, str | Path):
         return load_source(source, which=which)
-    raise ValueError(
+    raise InputError(
         f"source must be a run dir, a model .zip or a robot_rl.runs.LoadedRun; got {type(source)}"
     )
 
@@ -212,7 +216,7 @@ def _as_source(source: Any, which: str) -> PolicySource:
 def _check_out_dir(out: Path) -> None:
     """Refuse an ``out`` that holds something other than a bundle (checked before any work)."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
-        raise ValueError(f"{out} exists and is not an exported bundle; choose an empty or new --out dir")
+        raise InputError(f"{out} exists and is not an exported bundle; choose an empty or new --out dir")
 
 
 def _staging_dir(out: Path) -> Path:
@@ -239,11 +243,9 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 
 def _make_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
-    import gymnasium as gym
+    from robot_rl.envs.make import make_env
 
-    import robot_rl  # noqa: F401  (registers the robot_rl ids)
-
-    return gym.make(env_id, **env_kwargs)
+    return make_env(env_id, **env_kwargs)
 
 
 def write_onnx(module: Any, spec: PolicySpec, path: Path) -> None:
@@ -273,12 +275,12 @@ def write_onnx(module: Any, spec: PolicySpec, path: Path) -> None:
     onnx.checker.check_model(model, full_check=True)
     random_ops = sorted({n.op_type for n in model.graph.node} & RANDOM_OPS)
     if random_ops:
-        raise ValueError(f"exported graph contains random ops {random_ops}; the deterministic path must not")
+        raise InputError(f"exported graph contains random ops {random_ops}; the deterministic path must not")
     from onnx.external_data_helper import uses_external_data
 
     external = [t.name for t in model.graph.initializer if uses_external_data(t)]
     if external:
-        raise ValueError(
+        raise InputError(
             f"ONNX export put tensors {external} in external data; expected one self-contained file"
         )
 
@@ -320,9 +322,14 @@ def _env_layouts(env: Any, spec: PolicySpec) -> tuple[list[dict[str, Any]], list
             getattr(base, "task", None), "goal_layout"
         ):
             layout = base.task.goal_layout.to_dict()
+        if layout is None and inp.image is not None:
+            layout = image_layout(inp)
         if layout is None:
             layout = generic_layout(inp.name, inp.size, inp.low.tolist(), inp.high.tolist())
-        inputs.append({"name": inp.name, "size": inp.size, "dtype": "float32", "layout": layout})
+        row: dict[str, Any] = {"name": inp.name, "size": inp.size, "dtype": "float32", "layout": layout}
+        if inp.shape is not None:
+            row["shape"] = list(inp.shape)  # fed flat (size entries, row-major), reshaped in the graph
+        inputs.append(row)
     if hasattr(base, "action_layout"):
         act_layout = base.action_layout.to_dict()
     else:
@@ -334,6 +341,52 @@ def _env_layouts(env: Any, spec: PolicySpec) -> tuple[list[dict[str, Any]], list
             )
     table = getattr(base, "_discrete_actions", None)
     return inputs, act_layout, None if table is None else np.asarray(table).tolist()
+
+
+def image_layout(inp: InputSpec) -> list[dict[str, Any]]:
+    """Layout row of an image input: one field, ``C*H*W`` entries in row-major order, metres."""
+    assert inp.image is not None and inp.shape is not None
+    low, high = np.unique(inp.low), np.unique(inp.high)
+    near, far = inp.image.near, inp.image.far
+    clip = "" if near is None else f"; the policy clips it to [{near:g}, {far:g}] m and scales it to [0, 1]"
+    return [
+        {
+            "name": inp.name,
+            "unit": "m",
+            "size": inp.size,
+            "start": 0,
+            "stop": inp.size,
+            "low": float(low[0]) if low.size == 1 and np.isfinite(low[0]) else None,
+            "high": float(high[0]) if high.size == 1 and np.isfinite(high[0]) else None,
+            "description": (
+                f"depth image of shape {list(inp.shape)} (channels, rows, columns) flattened row-major: "
+                f"entry index = (c * {inp.shape[1]} + row) * {inp.shape[2]} + column{clip}; "
+                "NaN or Inf pixels are faults (the safety filter sends the safe action)"
+            ),
+        }
+    ]
+
+
+def camera_contract(env: Any) -> dict[str, Any] | None:
+    """``env.unwrapped.camera_contract()`` (what the robot's camera must deliver), or ``None``.
+
+    Raises:
+        InputError: the method exists but does not return a JSON object of finite values.
+    """
+    method = getattr(env.unwrapped, "camera_contract", None)
+    if not callable(method):
+        return None
+    contract = method()
+    try:
+        if not isinstance(contract, dict):
+            raise TypeError(f"got {type(contract).__name__}")
+        json.dumps(contract, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"{type(env.unwrapped).__name__}.camera_contract() must return a JSON object (dict of "
+            f"numbers, strings, lists) with finite numbers; {exc}"
+        ) from None
+    return contract
 
 
 def _control_period(env: Any) -> float | None:
@@ -385,6 +438,9 @@ def build_manifest(
             "outputs": ["action"],
         },
         "golden": {"file": "golden.npz", "rows": rows},
+        # the features extractor's settings (None: SB3's flatten extractors) and the camera contract
+        "features_extractor": spec.extractor,
+        "camera": camera_contract(env),
         # Where the policy came from, for people; nothing on the robot side or in verify reads it.
         "provenance": {"run_dir": str(src.run_dir.resolve()), "model_path": str(src.model_path.resolve())},
         "versions": runs.versions(),  # one source of truth with the run's versions.json

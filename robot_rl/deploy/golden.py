@@ -14,6 +14,10 @@ other entries inside), and their reference is SB3 on the ENV-CLIPPED observation
 return ``minimum(maximum(obs, low), high)`` in float32), which the exported policy must reproduce
 from the raw one. A spec without finite bounds has no ``out_of_box`` rows.
 
+Image inputs (a ``(C, H, W)`` Box) are stored flat like every input (``C*H*W`` entries per row,
+row-major: the runtime contract) and reshaped to the Box's shape for SB3; their synthetic rows are
+per-pixel random images (inside, at and beyond the Box bounds and the extractor's near/far clip).
+
 Keys: ``obs__<input>`` (float32 ``(n, size)`` per input), ``obs_flat`` (inputs concatenated in
 manifest order, what the C code takes), ``actions`` (float32 ``(n, action_dim)`` or int64
 ``(n,)`` for discrete), ``kind`` (uint8 ``(n,)``), ``kind_names``. Plain arrays only: it loads
@@ -147,10 +151,10 @@ def rollout_obs(env: Any, predict: Any, spec: PolicySpec, n: int, seed: int) -> 
 
 
 def as_inputs(obs: Any, spec: PolicySpec) -> Obs:
-    """Env observation (array or dict) -> ``{input name: float32 array}``."""
+    """One env observation (array or dict) -> ``{input name: flat float32 (size,) array}``."""
     if spec.dict_obs:
-        return {i.name: np.asarray(obs[i.name], np.float32) for i in spec.inputs}
-    return {"obs": np.asarray(obs, np.float32)}
+        return {i.name: np.asarray(obs[i.name], np.float32).reshape(i.size) for i in spec.inputs}
+    return {"obs": np.asarray(obs, np.float32).reshape(-1)}
 
 
 def flatten(obs: Obs, spec: PolicySpec) -> NDArray[np.float32]:
@@ -159,8 +163,12 @@ def flatten(obs: Obs, spec: PolicySpec) -> NDArray[np.float32]:
 
 
 def sb3_actions(model: Any, vecnormalize: Any | None, obs: Obs, spec: PolicySpec) -> NDArray[Any]:
-    """SB3's ``predict(deterministic=True)`` on raw observations (normalized as in training)."""
-    batch: Any = obs if spec.dict_obs else obs["obs"]
+    """SB3's ``predict(deterministic=True)`` on raw flat observations (normalized as in training).
+
+    Image inputs are reshaped from ``(n, C*H*W)`` to the Box's ``(n, C, H, W)``.
+    """
+    shaped = {i.name: obs[i.name].reshape(-1, *i.shape) if i.shape else obs[i.name] for i in spec.inputs}
+    batch: Any = shaped if spec.dict_obs else shaped["obs"]
     if vecnormalize is not None:
         batch = vecnormalize.normalize_obs(batch)
     actions, _ = model.predict(batch, deterministic=True)

@@ -8,7 +8,11 @@
    clipped one. Infinite bounds never clip; an input whose bounds are all infinite is left as is;
 2. VecNormalize's exact formula per normalized input, computed in float64 as numpy does:
    ``clip((obs - mean) / sqrt(var + epsilon), -clip_obs, clip_obs)``, then cast to float32;
-3. the dense layers of the deterministic actor (PPO mean, SAC/TD3/TQC pre-tanh mean, DQN Q);
+3. image inputs (flat ``C*H*W`` vectors at the interface, row-major) are reshaped to
+   ``(batch, C, H, W)`` and go through their convolutional branch (:class:`_ImageBranch`: the
+   depth extractor's clip to ``[near, far]`` and scale to ``[0, 1]``, Conv2d + ReLU per layer,
+   flatten, Linear + ReLU); the features are concatenated in the extractor's order;
+   then the dense layers of the deterministic actor (PPO mean, SAC/TD3/TQC pre-tanh mean, DQN Q);
 4. SB3's post-processing: PPO Box ``clip(a, low, high)``; SAC/TD3/TQC
    ``low + 0.5 * (tanh(a) + 1) * (high - low)``; argmax for discrete actions (int64 index).
 
@@ -29,7 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from robot_rl.deploy.spec import InputSpec, PolicySpec
+from robot_rl.deploy.spec import ImageSpec, InputSpec, PolicySpec
+from robot_rl.errors import InputError
 
 
 def box_clip(x: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
@@ -99,7 +104,47 @@ def _activation(name: str, alpha: float) -> nn.Module:
         return nn.LeakyReLU(negative_slope=alpha)
     if name == "identity":
         return nn.Identity()
-    raise ValueError(f"activation {name!r} is not supported; accepted: tanh, relu, elu, leaky_relu, identity")
+    raise InputError(f"activation {name!r} is not supported; accepted: tanh, relu, elu, leaky_relu, identity")
+
+
+class _ImageBranch(nn.Module):
+    """Flat image ``(batch, C*H*W)`` -> features: reshape, preprocessing, convolutions, flatten, linear.
+
+    The preprocessing is written as :class:`robot_rl.nets.DepthCnnExtractor.preprocess` computes it
+    (float32 ``(clip(d, near, far) - near) / (far - near)`` with Python-float scalars), except that
+    the clip is :func:`box_clip` (NaN passes through, as ``clamp`` does).
+    """
+
+    near_t: torch.Tensor
+    far_t: torch.Tensor
+
+    def __init__(self, image: ImageSpec) -> None:
+        super().__init__()
+        self.shape = tuple(int(n) for n in image.shape)
+        self.preprocess = image.near is not None and image.far is not None
+        self.near = float(image.near or 0.0)
+        self.far = float(image.far or 1.0)
+        self.register_buffer("near_t", torch.tensor(self.near, dtype=torch.float32))
+        self.register_buffer("far_t", torch.tensor(self.far, dtype=torch.float32))
+        mods: list[nn.Module] = []
+        for conv in image.convs:
+            layer = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel, stride=conv.stride)
+            with torch.no_grad():
+                layer.weight.copy_(torch.from_numpy(conv.weight))
+                layer.bias.copy_(torch.from_numpy(conv.bias))  # type: ignore[union-attr]
+            mods += [layer, nn.ReLU()]
+        lin = nn.Linear(image.linear.weight.shape[1], image.linear.weight.shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(image.linear.weight))
+            lin.bias.copy_(torch.from_numpy(image.linear.bias))
+        self.cnn = nn.Sequential(*mods, nn.Flatten(), lin, nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, h, w = self.shape
+        img = x.reshape(-1, c, h, w)
+        if self.preprocess:
+            img = (box_clip(img, self.near_t, self.far_t) - self.near) / (self.far - self.near)
+        return self.cnn(img)
 
 
 class ExportedPolicy(nn.Module):
@@ -121,6 +166,12 @@ class ExportedPolicy(nn.Module):
             else nn.Identity()
             for i in spec.inputs
         )
+        # per input: its convolutional branch (images) or identity; then the extractor's concat order
+        self.branches = nn.ModuleList(
+            _ImageBranch(i.image) if i.image is not None else nn.Identity() for i in spec.inputs
+        )
+        names = [i.name for i in spec.inputs]
+        self.order = [names.index(i.name) for i in spec.ordered_features]
         mods: list[nn.Module] = []
         for layer in spec.layers:
             lin = nn.Linear(layer.weight.shape[1], layer.weight.shape[0])
@@ -136,7 +187,9 @@ class ExportedPolicy(nn.Module):
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         clipped = [clip(x) for clip, x in zip(self.obs_clips, inputs, strict=True)]
-        parts = [norm(x) for norm, x in zip(self.normalizers, clipped, strict=True)]
+        normed = [norm(x) for norm, x in zip(self.normalizers, clipped, strict=True)]
+        feats = [branch(x) for branch, x in zip(self.branches, normed, strict=True)]
+        parts = [feats[k] for k in self.order]
         x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
         out = self.net(x)
         if self.postprocess == "argmax":

@@ -37,6 +37,7 @@ from gymnasium import spaces as gym_spaces
 from numpy.typing import NDArray
 
 from robot_rl.deploy.interface import HardwareInterface
+from robot_rl.errors import InputError
 
 __all__ = ["HardwareInterface", "SimFaults", "SimHardware"]
 
@@ -78,11 +79,11 @@ def _ticks_per_step(env: Any, command_hz: float | None) -> int:
     ratio = command_hz * dt
     k = round(ratio)
     if k < 1 or abs(ratio - k) > 1e-6:
-        raise ValueError(
+        raise InputError(
             f"command_hz={command_hz:g} is not an integer multiple of the env's control rate {1 / dt:g} Hz"
         )
     if k > 1 and not hasattr(env.unwrapped, "apply_command"):
-        raise ValueError(
+        raise InputError(
             f"a {command_hz:g} Hz command stream needs a robot_rl env (apply_command); "
             f"run {type(env.unwrapped).__name__} at {1 / dt:g} Hz"
         )

@@ -36,6 +36,7 @@ import numpy as np
 
 from robot_rl.deploy.interface import HardwareInterface
 from robot_rl.deploy.safety import Flag, SafetyFilter
+from robot_rl.errors import InputError
 
 #: Overrun tick indices kept in :attr:`LoopStats.overrun_ticks` (the count is always exact).
 MAX_OVERRUN_TICKS = 10_000
@@ -108,12 +109,12 @@ def realtime_priority(priority: int | None) -> Iterator[None]:
         yield
         return
     if not 1 <= priority <= 99:
-        raise ValueError(f"realtime priority {priority} is not accepted; expected 1..99 (SCHED_FIFO)")
+        raise InputError(f"realtime priority {priority} is not accepted; expected 1..99 (SCHED_FIFO)")
     old_policy, old_param = os.sched_getscheduler(0), os.sched_getparam(0)
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except (OSError, AttributeError) as exc:
-        raise ValueError(
+        raise InputError(
             f"cannot switch to SCHED_FIFO ({exc}); run as root or grant an rtprio limit"
         ) from exc
     try:
@@ -149,9 +150,9 @@ class ControlLoop:
         gc_every: int = 100,
     ) -> None:
         if not (isinstance(rate_hz, int | float) and math.isfinite(rate_hz) and rate_hz > 0):
-            raise ValueError(f"rate_hz={rate_hz!r} is not accepted; expected a finite number > 0")
+            raise InputError(f"rate_hz={rate_hz!r} is not accepted; expected a finite number > 0")
         if not (isinstance(policy_every, int) and policy_every >= 1):
-            raise ValueError(f"policy_every={policy_every!r} is not accepted; expected an int >= 1")
+            raise InputError(f"policy_every={policy_every!r} is not accepted; expected an int >= 1")
         self.policy_every = policy_every
         self.gc_every = int(gc_every)
         self._held: Any = None
@@ -195,9 +196,9 @@ class ControlLoop:
             ValueError: neither a duration nor a step limit was given, or one is not positive.
         """
         if duration_s is None and max_steps is None:
-            raise ValueError("give duration_s (seconds) or max_steps (ticks) so the loop can end")
+            raise InputError("give duration_s (seconds) or max_steps (ticks) so the loop can end")
         if (duration_s is not None and not duration_s > 0) or (max_steps is not None and max_steps <= 0):
-            raise ValueError(f"duration_s={duration_s} and max_steps={max_steps} must be > 0 when given")
+            raise InputError(f"duration_s={duration_s} and max_steps={max_steps} must be > 0 when given")
         self._stop.clear()
         gc_was_enabled = gc.isenabled()
         gc.collect()

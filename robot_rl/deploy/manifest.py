@@ -17,6 +17,8 @@ import math
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from robot_rl.errors import InputError, MissingInputError
+
 #: Schema 2 (the deploy contract): ``env.policy_hz``, ``action.safe_action``,
 #: ``action.semantics``, ``safety`` (resolved limits), relative file paths only.
 SCHEMA = 2
@@ -81,30 +83,30 @@ def read_manifest(bundle: Path) -> dict[str, Any]:
     """
     path = Path(bundle) / MANIFEST
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: {bundle} is not an exported bundle (run robot-rl export)")
+        raise MissingInputError(f"{path} not found: {bundle} is not an exported bundle (run robot-rl export)")
     try:
         manifest = json.loads(path.read_text(), parse_constant=_refuse_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+        raise InputError(f"{path} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):
-        raise ValueError(f"{path}: expected a JSON object")
+        raise InputError(f"{path}: expected a JSON object")
     if manifest.get("schema") != SCHEMA:
         hint = (
             " (exported by an older robot_rl: re-export it with robot-rl export)"
             if manifest.get("schema") == 1
             else ""
         )
-        raise ValueError(
+        raise InputError(
             f"{path}: schema {manifest.get('schema')!r} is not supported; this runtime reads {SCHEMA}{hint}"
         )
     missing = [k for k in SECTIONS if k not in manifest]
     if missing:
-        raise ValueError(f"{path}: missing sections {missing}")
+        raise InputError(f"{path}: missing sections {missing}")
     return manifest
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not strict JSON")
+    raise InputError(f"{name} is not strict JSON")
 
 
 def path_problems(bundle: Path, rel: str) -> list[str]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from robot_rl.errors import InputError
+
 #: Domains of the standard ONNX operator sets.
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 #: Operators that sample or drop at random: a deterministic policy graph must contain none.
@@ -54,7 +56,7 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(buf):
-            raise ValueError("truncated protobuf varint: not a valid ONNX file")
+            raise InputError("truncated protobuf varint: not a valid ONNX file")
         b = buf[pos]
         pos += 1
         result |= (b & 0x7F) << shift
@@ -75,7 +77,7 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
         elif wire == _LEN:
             size, pos = _varint(buf, pos)
             if pos + size > len(buf):
-                raise ValueError("truncated protobuf field: not a valid ONNX file")
+                raise InputError("truncated protobuf field: not a valid ONNX file")
             yield num, wire, buf[pos : pos + size]
             pos += size
         elif wire == _I64:
@@ -83,7 +85,7 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
         elif wire == _I32:
             pos += 4
         else:
-            raise ValueError(f"unsupported protobuf wire type {wire}: not a valid ONNX file")
+            raise InputError(f"unsupported protobuf wire type {wire}: not a valid ONNX file")
 
 
 def _tensor(buf: bytes, out: OnnxScan) -> None:
@@ -156,5 +158,5 @@ def scan_onnx(data: bytes) -> OnnxScan:
         elif num == 25:  # functions
             out.n_functions += 1
     if not has_graph:
-        raise ValueError("no graph in the ONNX file: not a valid ONNX model")
+        raise InputError("no graph in the ONNX file: not a valid ONNX model")
     return out

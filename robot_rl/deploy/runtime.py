@@ -29,9 +29,10 @@ from numpy.typing import NDArray
 from robot_rl.deploy.manifest import check_hashes, path_problems, read_manifest
 from robot_rl.deploy.onnx_scan import RANDOM_OPS, scan_onnx
 from robot_rl.deploy.signing import check_signature
+from robot_rl.errors import InputError, MissingInputError
 
 
-class BundleError(ValueError):
+class BundleError(InputError):
     """The bundle failed an integrity or safety check; the message lists every problem."""
 
 
@@ -100,7 +101,7 @@ class PolicyRunner:
             raise BundleError(f"refusing bundle {self.bundle}:\n  " + "\n  ".join(problems + bad_path))
         onnx_path = self.bundle / onnx_rel
         if not onnx_path.exists():
-            raise FileNotFoundError(f"{onnx_path} not found: the bundle was exported without the onnx format")
+            raise MissingInputError(f"{onnx_path} not found: the bundle was exported without the onnx format")
         data = onnx_path.read_bytes()
         problems += [f"policy.onnx: {p}" for p in check_onnx_bytes(data)]
         if problems:
@@ -149,7 +150,7 @@ class PolicyRunner:
         """Flat observation (manifest order) -> ``{input name: (size,) array}``."""
         arr = np.asarray(flat, np.float32).reshape(-1)
         if arr.size != self.obs_size:
-            raise ValueError(f"flat observation needs {self.obs_size} entries, got {arr.size}")
+            raise InputError(f"flat observation needs {self.obs_size} entries, got {arr.size}")
         out, start = {}, 0
         for name, size in self.input_specs:
             out[name] = arr[start : start + size]
@@ -168,10 +169,10 @@ class PolicyRunner:
             values = self.split(obs)
         for name, size in self.input_specs:
             if name not in values:
-                raise ValueError(f"observation lacks input {name!r}; inputs are {self.input_names}")
+                raise InputError(f"observation lacks input {name!r}; inputs are {self.input_names}")
             arr = np.asarray(values[name], np.float32).reshape(-1)
             if arr.size != size:
-                raise ValueError(f"observation input {name!r} needs {size} entries, got {arr.size}")
+                raise InputError(f"observation input {name!r} needs {size} entries, got {arr.size}")
             self._feed[name][0] = arr
         (action,) = self.session.run(None, self._feed)
         if self.discrete:
@@ -188,7 +189,7 @@ class PolicyRunner:
                 action only (the mean, or the argmax), there is nothing to sample.
         """
         if not deterministic:
-            raise ValueError(
+            raise InputError(
                 "an exported bundle holds the deterministic policy only; stochastic actions are not available"
             )
         return self.act(obs), None

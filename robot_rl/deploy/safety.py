@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from robot_rl.errors import InputError
+
 
 class Flag(enum.IntFlag):
     """Why the filter intervened in a step (bit flags, combined per step)."""
@@ -83,7 +85,7 @@ class RecordRing:
 
     def __init__(self, size: int, n: int, discrete: bool) -> None:
         if size < 1:
-            raise ValueError(f"record_limit must be >= 1, got {size}")
+            raise InputError(f"record_limit must be >= 1, got {size}")
         self.size, self.discrete, self.count = size, discrete, 0
         self.step = np.zeros(size, np.int64)
         self.time_s = np.zeros(size)
@@ -154,27 +156,27 @@ class SafetyConfig:
         n = len(self.action_low)
         for name in ("action_high", "safe_action", "max_rate_per_s"):
             if len(getattr(self, name)) != n:
-                raise ValueError(
+                raise InputError(
                     f"safety {name} needs {n} entries (one per action entry), got {len(getattr(self, name))}"
                 )
         if not np.all(self.action_low <= self.action_high):
-            raise ValueError(f"safety action_low {self.action_low} must be <= action_high {self.action_high}")
+            raise InputError(f"safety action_low {self.action_low} must be <= action_high {self.action_high}")
         if np.any(self.max_rate_per_s <= 0):
-            raise ValueError(f"safety max_rate_per_s must be > 0 (units/s), got {self.max_rate_per_s}")
+            raise InputError(f"safety max_rate_per_s must be > 0 (units/s), got {self.max_rate_per_s}")
         if not self.watchdog_timeout_s > 0 or not self.tick_s > 0:
-            raise ValueError(
+            raise InputError(
                 f"safety watchdog_timeout_s ({self.watchdog_timeout_s}) and tick_s ({self.tick_s}) "
                 "must be > 0 s"
             )
         if self.max_consecutive_faults < 1:
-            raise ValueError(f"max_consecutive_faults must be >= 1, got {self.max_consecutive_faults}")
+            raise InputError(f"max_consecutive_faults must be >= 1, got {self.max_consecutive_faults}")
         if self.discrete and not 0 <= self.safe_action[0] < self.n_actions:
             index = self.safe_action[0]
-            raise ValueError(f"safe_action index {index:g} must be in [0, {self.n_actions - 1}]")
+            raise InputError(f"safe_action index {index:g} must be in [0, {self.n_actions - 1}]")
         held = ~np.isfinite(self.safe_action)
         finite, lo, hi = self.safe_action[~held], self.action_low[~held], self.action_high[~held]
         if np.any(finite < lo) or np.any(finite > hi):
-            raise ValueError(
+            raise InputError(
                 f"safe_action {self.safe_action} lies outside [{self.action_low}, {self.action_high}]"
             )
 

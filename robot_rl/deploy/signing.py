@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from robot_rl.deploy.manifest import MANIFEST
+from robot_rl.errors import InputError, MissingInputError
 
 SIGNATURE = "manifest.sig"
 ALGORITHM = "ed25519"
@@ -75,7 +76,7 @@ def generate_keypair(out: Path, overwrite: bool = False) -> tuple[Path, Path]:
     if not overwrite:
         for path in (out, pub):
             if path.exists():
-                raise ValueError(f"{path} already exists; refusing to overwrite a key (use --force)")
+                raise InputError(f"{path} already exists; refusing to overwrite a key (use --force)")
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -95,7 +96,7 @@ def _write_private(path: Path, data: bytes, overwrite: bool) -> None:
     try:
         fd = os.open(path, flags, _PRIVATE_MODE)
     except FileExistsError:
-        raise ValueError(f"{path} already exists; refusing to overwrite a key (use --force)") from None
+        raise InputError(f"{path} already exists; refusing to overwrite a key (use --force)") from None
     with os.fdopen(fd, "wb") as fh:
         if hasattr(os, "fchmod"):  # an overwritten file keeps its old mode otherwise
             os.fchmod(fh.fileno(), _PRIVATE_MODE)
@@ -113,15 +114,15 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     data = path.read_bytes()
     accepted = "an unencrypted PEM Ed25519 private key (robot-rl keygen --out KEY)"
     if b"PRIVATE KEY" not in data and b"PUBLIC KEY" in data:
-        raise ValueError(f"{path} is a public key; signing needs {accepted}")
+        raise InputError(f"{path} is a public key; signing needs {accepted}")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
-        raise ValueError(f"{path} is an encrypted private key; signing needs {accepted}") from None
+        raise InputError(f"{path} is an encrypted private key; signing needs {accepted}") from None
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise ValueError(f"{path} is not a readable PEM private key ({exc}); expected {accepted}") from None
+        raise InputError(f"{path} is not a readable PEM private key ({exc}); expected {accepted}") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} holds {_key_kind(key)} private key, not Ed25519; expected {accepted}")
+        raise InputError(f"{path} holds {_key_kind(key)} private key, not Ed25519; expected {accepted}")
     return key
 
 
@@ -136,13 +137,13 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     data = path.read_bytes()
     accepted = "a PEM Ed25519 public key (the KEY.pub written by robot-rl keygen)"
     if b"PRIVATE KEY" in data:
-        raise ValueError(f"{path} is a private key; expected {accepted} (never copy the private key)")
+        raise InputError(f"{path} is a private key; expected {accepted} (never copy the private key)")
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise ValueError(f"{path} is not a readable PEM public key ({exc}); expected {accepted}") from None
+        raise InputError(f"{path} is not a readable PEM public key ({exc}); expected {accepted}") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(f"{path} holds {_key_kind(key)} public key, not Ed25519; expected {accepted}")
+        raise InputError(f"{path} holds {_key_kind(key)} public key, not Ed25519; expected {accepted}")
     return key
 
 
@@ -175,7 +176,7 @@ def sign_bundle(bundle: Path, private_key: Path) -> Path:
     bundle = Path(bundle)
     manifest = bundle / MANIFEST
     if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest} not found: {bundle} is not an exported bundle")
+        raise MissingInputError(f"{manifest} not found: {bundle} is not an exported bundle")
     key = load_private_key(private_key)
     signature = key.sign(manifest.read_bytes())
     record = {

@@ -43,6 +43,7 @@ from robot_rl.deploy.closed_loop import (
 from robot_rl.deploy.golden import load_golden
 from robot_rl.deploy.manifest import check_hashes, read_manifest
 from robot_rl.deploy.runtime import PolicyRunner, check_onnx_bytes
+from robot_rl.errors import InputError
 
 ONNX_TOL = 1e-5
 TORCHSCRIPT_TOL = 1e-5
@@ -111,7 +112,7 @@ def verify_bundle(
         FileNotFoundError: no manifest in ``bundle_dir``.
     """
     if episodes is not None and episodes < 0:
-        raise ValueError(f"episodes={episodes} is not accepted; expected None or an int >= 0")
+        raise InputError(f"episodes={episodes} is not accepted; expected None or an int >= 0")
     bundle = Path(bundle_dir)
     report = VerifyReport(bundle)
     manifest = read_manifest(bundle)

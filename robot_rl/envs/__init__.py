@@ -12,6 +12,7 @@ from typing import Any
 _EXPORTS = {
     "Field": "robot_rl.envs.layout",
     "VectorLayout": "robot_rl.envs.layout",
+    "EnvSettings": "robot_rl.envs.core",
     "GoalTask": "robot_rl.envs.core",
     "Robot": "robot_rl.envs.core",
     "RobotTaskEnv": "robot_rl.envs.core",

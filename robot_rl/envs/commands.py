@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from robot_rl.envs.registration import ENVIRONMENTS
+from robot_rl.errors import InputError
 
 
 def describe(env_id: str) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     ids = args.ids or list(ENVIRONMENTS)
     unknown = [i for i in ids if i not in ENVIRONMENTS]
     if unknown:
-        raise ValueError(f"unknown environment id(s) {unknown}; registered: {list(ENVIRONMENTS)}")
+        raise InputError(f"unknown environment id(s) {unknown}; registered: {list(ENVIRONMENTS)}")
     for env_id in ids:
         d = describe(env_id)
         print(f"{d['id']}\n  obs: {d['observation']}\n  action: {d['action']}")

@@ -7,6 +7,9 @@ success. :class:`RobotTaskEnv` validates actions, steps the physics at the rate 
 observation noise / action latency when asked, and fills ``info``.
 
 Contracts every subclass keeps:
+    * one construction order: :class:`EnvSettings` (checked before any physics client exists),
+      the session, the robot, the task (given what it needs, e.g. the episode limit), then
+      ``RobotTaskEnv.__init__(robot, task, settings)``, which builds the spaces and limits once;
     * bodies are built once (in the constructors) and re-posed in ``reset``; never reloaded;
     * all randomness comes from the ``np_random`` generator passed to ``reset``;
     * ``Task.evaluate`` is called once per control step, after the physics.
@@ -26,6 +29,7 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 from robot_rl.envs.layout import Field, VectorLayout
+from robot_rl.errors import InputError
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
 
@@ -158,17 +162,65 @@ class GoalTask(Task):
 PREVIOUS_ACTION = "previous_action"
 
 
+@dataclass(frozen=True)
+class EnvSettings:
+    """What :class:`RobotTaskEnv` needs besides the robot and the task, checked when built.
+
+    Build it first, before the physics client: a rejected value then leaves nothing to close. The
+    robot and the task are built with the same ``timing`` (and a task that prices the time limit,
+    like the grasp task's drop penalty, takes :attr:`max_episode_steps` in its constructor).
+
+    Attributes:
+        timing: Physics and control rates.
+        max_episode_seconds: Time limit in simulated seconds (truncation), at least one control period.
+        render_mode: ``None`` or one of the env's ``metadata["render_modes"]`` (checked by the env).
+        discrete_actions: ``None`` for a float32 ``Box(-1, 1)`` action, or a table of rows in
+            [-1, 1] (one per action index) for a ``Discrete`` action (checked against the robot's
+            action layout by the env).
+        obs_noise_std: Standard deviation of Gaussian noise added to the flat observation (>= 0).
+        action_latency_steps: Control steps by which actions reach the robot late (int >= 0).
+    """
+
+    timing: SimTiming
+    max_episode_seconds: float
+    render_mode: str | None = None
+    discrete_actions: tuple[tuple[float, ...], ...] | None = None
+    obs_noise_std: float = 0.0
+    action_latency_steps: int = 0
+
+    def __post_init__(self) -> None:
+        check_range("max_episode_seconds", self.max_episode_seconds, low=self.timing.dt)
+        check_range("obs_noise_std", self.obs_noise_std, low=0.0)
+        if not isinstance(self.action_latency_steps, int | np.integer) or self.action_latency_steps < 0:
+            raise InputError(
+                f"action_latency_steps must be an int >= 0 (control steps), got {self.action_latency_steps!r}"
+            )
+
+    @property
+    def max_episode_steps(self) -> int:
+        """The time limit in control steps (``timing.steps_for(max_episode_seconds)``)."""
+        return self.timing.steps_for(self.max_episode_seconds)
+
+
 class RobotTaskEnv(gym.Env[Any, Any]):
-    """A Gymnasium environment made of a :class:`Robot` and a :class:`Task`.
+    """A Gymnasium environment made of a :class:`Robot`, a :class:`Task` and :class:`EnvSettings`.
 
-    Subclasses build the session, robot and task, then call :meth:`_setup`.
+    Subclasses build, in this order: the settings, the session, the robot and the task (the task
+    gets the robot), then call ``super().__init__(robot, task, settings)``, which builds the
+    spaces and the episode limit once. A subclass that observes more (the grasp env's camera image)
+    extends the observation space after that call.
 
-    Actions are float32 ``Box(-1, 1)`` (or ``Discrete(n)`` when ``discrete_actions`` is given, each
-    index mapping to one row of that table). NaN/Inf or wrongly shaped actions raise
+    Actions are float32 ``Box(-1, 1)`` (or ``Discrete(n)`` when ``settings.discrete_actions`` is
+    given, each index mapping to one row of that table). NaN/Inf or wrongly shaped actions raise
     ``ValueError``; finite values outside [-1, 1] are clipped.
 
     Observation: robot fields, task fields, then ``previous_action`` (the clipped action applied
     in the last step, zeros after reset), as one float32 vector described by ``obs_layout``.
+
+    Args:
+        robot: The robot; the env steps its session (``robot.sim``) at its ``timing``.
+        task: The task, built on the same session and robot.
+        settings: Time limit, render mode, action table, noise and latency.
     """
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 20}  # noqa: RUF012 (Gymnasium API)
@@ -178,33 +230,17 @@ class RobotTaskEnv(gym.Env[Any, Any]):
     robot: Robot
     task: Task
 
-    def _setup(
-        self,
-        *,
-        sim: PyBulletSession,
-        timing: SimTiming,
-        robot: Robot,
-        task: Task,
-        max_episode_seconds: float,
-        render_mode: str | None = None,
-        discrete_actions: NDArray[np.float32] | None = None,
-        obs_noise_std: float = 0.0,
-        action_latency_steps: int = 0,
-    ) -> None:
-        """Wire the parts together and build the spaces (call at the end of ``__init__``)."""
-        check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
-        check_range("max_episode_seconds", max_episode_seconds, low=timing.dt)
-        check_range("obs_noise_std", obs_noise_std, low=0.0)
-        if not isinstance(action_latency_steps, int | np.integer) or action_latency_steps < 0:
-            raise ValueError(
-                f"action_latency_steps must be an int >= 0 (control steps), got {action_latency_steps!r}"
-            )
-        self.sim, self.timing, self.robot, self.task = sim, timing, robot, task
-        self.render_mode = render_mode
-        self.max_episode_steps = timing.steps_for(max_episode_seconds)
-        self.obs_noise_std = float(obs_noise_std)
-        self.action_latency_steps = int(action_latency_steps)
-        self.metadata = {**self.metadata, "render_fps": round(timing.control_hz)}
+    def __init__(self, robot: Robot, task: Task, settings: EnvSettings) -> None:
+        check_choice("render_mode", settings.render_mode, [None, *self.metadata["render_modes"]])
+        if task.robot is not robot or task.sim is not robot.sim or settings.timing != robot.timing:
+            raise ValueError("the task must be built on the env's robot and session, at the settings' timing")
+        self.sim, self.timing, self.robot, self.task = robot.sim, settings.timing, robot, task
+        self.settings = settings
+        self.render_mode = settings.render_mode
+        self.max_episode_steps = settings.max_episode_steps
+        self.obs_noise_std = float(settings.obs_noise_std)
+        self.action_latency_steps = int(settings.action_latency_steps)
+        self.metadata = {**self.metadata, "render_fps": round(self.timing.control_hz)}
         act = robot.action_layout
         self.action_layout = act
         self.obs_layout = VectorLayout(
@@ -215,10 +251,10 @@ class RobotTaskEnv(gym.Env[Any, Any]):
             ]
         )
         self._discrete_actions: NDArray[np.float32] | None = None
-        if discrete_actions is not None:
-            table = np.asarray(discrete_actions, dtype=np.float32)
+        if settings.discrete_actions is not None:
+            table = np.asarray(settings.discrete_actions, dtype=np.float32)
             if table.ndim != 2 or table.shape[1] != act.size or np.abs(table).max() > 1:
-                raise ValueError(
+                raise InputError(
                     f"discrete_actions must be an (n, {act.size}) table with entries in [-1, 1], "
                     f"got shape {table.shape}"
                 )
@@ -322,9 +358,9 @@ class RobotTaskEnv(gym.Env[Any, Any]):
         if self._needs_reset:
             raise RuntimeError("apply_command() called before reset() or after the episode ended")
         if self.action_latency_steps:
-            raise ValueError("apply_command() does not model action latency; use action_latency_steps=0")
+            raise InputError("apply_command() does not model action latency; use action_latency_steps=0")
         if physics_steps < 0 or self._command_physics + physics_steps > self.timing.substeps:
-            raise ValueError(
+            raise InputError(
                 f"{self._command_physics} + {physics_steps} physics steps exceed the control step's "
                 f"{self.timing.substeps}"
             )
@@ -381,22 +417,22 @@ class RobotTaskEnv(gym.Env[Any, Any]):
             n = len(self._discrete_actions)
             arr = np.asarray(action)
             if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer) or not 0 <= int(arr) < n:
-                raise ValueError(f"action must be an integer index in [0, {n - 1}], got {action!r}")
+                raise InputError(f"action must be an integer index in [0, {n - 1}], got {action!r}")
             return self._discrete_actions[int(arr)].copy()
         try:
             arr = np.asarray(action, dtype=np.float32)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"action must be numeric, got {action!r}") from exc
+            raise InputError(f"action must be numeric, got {action!r}") from exc
         expected = (self.action_layout.size,)
         if arr.shape != expected:
-            raise ValueError(
+            raise InputError(
                 f"action must have shape {expected} ({', '.join(self.action_layout.names)}), "
                 f"got shape {arr.shape}"
             )
         if not np.isfinite(arr).all():
             bad = [int(i) for i in np.flatnonzero(~np.isfinite(arr))]
             names = [self._entry_name(i) for i in bad]
-            raise ValueError(
+            raise InputError(
                 f"action contains NaN or Inf at index {bad} ({', '.join(names)}): {arr.tolist()}"
             )
         return np.minimum(np.maximum(arr, -1.0, dtype=np.float32), 1.0, dtype=np.float32)
@@ -442,7 +478,7 @@ class RobotTaskEnv(gym.Env[Any, Any]):
 def check_choice(name: str, value: Any, accepted: list[Any]) -> None:
     """Raise ``ValueError`` naming ``name`` and the accepted values if ``value`` is not one."""
     if value not in accepted:
-        raise ValueError(f"{name}={value!r} is not accepted; choose one of {accepted}")
+        raise InputError(f"{name}={value!r} is not accepted; choose one of {accepted}")
 
 
 def check_range(name: str, value: Any, low: float | None = None, high: float | None = None) -> None:
@@ -455,4 +491,4 @@ def check_range(name: str, value: Any, low: float | None = None, high: float | N
     if not ok:
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name}={value!r} is not accepted; expected a finite number in [{lo}, {hi}]")
+        raise InputError(f"{name}={value!r} is not accepted; expected a finite number in [{lo}, {hi}]")

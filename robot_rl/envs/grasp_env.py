@@ -16,14 +16,18 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
-from robot_rl.envs.core import RobotTaskEnv, check_choice, check_range
+from robot_rl.envs.camera import DepthNoise
+from robot_rl.envs.core import EnvSettings, RobotTaskEnv, check_choice
+from robot_rl.envs.grasp_depth import DepthObserver
+from robot_rl.envs.layout import VectorLayout
 from robot_rl.envs.objects import DEFAULT_RANGES, OBJECT_SETS, RANDOMIZED_RANGES, make_object_set
 from robot_rl.envs.robots.panda import PandaRobot, Workspace
 from robot_rl.envs.tasks.grasp import HOLD_SECONDS, REWARD_TYPES, GraspGoalTask, GraspTask
+from robot_rl.errors import InputError
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
 
-OBS_MODES = ("state", "rgbd")
+OBS_MODES = ("state", "rgbd", "depth")
 TABLE_Z = 0.0
 #: Table top footprint ((x_min, y_min), (x_max, y_max)) in m.
 TABLE_BOUNDS = ((-0.25, -0.5), (1.25, 0.5))
@@ -67,9 +71,10 @@ class PandaGraspEnv(RobotTaskEnv):
         object_set: ``"cube"`` (randomized size/mass/friction), ``"random_train"`` or
             ``"random_test"`` (pybullet_data ``random_urdfs``, disjoint index splits).
         reward_type: ``"dense"`` (staged, components in ``info``) or ``"sparse"`` (-1 / 0).
-        obs_mode: ``"state"`` (flat float32 Box) or ``"rgbd"`` (Dict with ``"state"`` and an
+        obs_mode: ``"state"`` (flat float32 Box), ``"rgbd"`` (Dict with ``"state"`` and an
             ``image_size`` x ``image_size`` x 4 uint8 ``"rgbd"`` image: RGB + depth, 0 = 0.1 m,
-            255 = 2 m, linear).
+            255 = 2 m, linear) or ``"depth"`` (Dict with the eye-in-hand ``"depth"`` image in metres
+            and ``"proprio"``, no object state; see :mod:`robot_rl.envs.grasp_depth`).
         domain_randomization: Wider object ranges, start-pose jitter, observation noise and one
             control step of action latency (values in ``docs/grasp.md``).
         render_mode: ``None``, ``"rgb_array"`` (480x360x3 uint8 frames) or ``"human"`` (GUI).
@@ -101,21 +106,36 @@ class PandaGraspEnv(RobotTaskEnv):
         check_choice("domain_randomization", domain_randomization, [False, True])
         check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
         if not isinstance(image_size, int) or not 36 <= image_size <= 512:
-            raise ValueError(
+            raise InputError(
                 f"image_size={image_size!r} is not accepted; expected an int in [36, 512] pixels"
             )
-        timing = SimTiming(physics_hz=physics_hz, control_hz=control_hz)
-        check_range("max_episode_seconds", max_episode_seconds, low=timing.dt)
-        sim = PyBulletSession("gui" if render_mode == "human" else "direct", physics_dt=timing.physics_dt)
+        randomize = bool(domain_randomization)
+        settings = EnvSettings(
+            timing=SimTiming(physics_hz=physics_hz, control_hz=control_hz),
+            max_episode_seconds=max_episode_seconds,
+            render_mode=render_mode,
+            obs_noise_std=DR_OBS_NOISE_STD if randomize else 0.0,
+            action_latency_steps=DR_ACTION_LATENCY_STEPS if randomize else 0,
+        )
+        sim = PyBulletSession(
+            "gui" if render_mode == "human" else "direct", physics_dt=settings.timing.physics_dt
+        )
         try:
-            self._build(sim, timing, object_set, reward_type, bool(domain_randomization), render_mode,
-                        max_episode_seconds)  # fmt: skip
+            table, robot, task = self._build_scene(sim, settings, object_set, reward_type, randomize)
+            super().__init__(robot, task, settings)
         except BaseException:
             sim.close()
             raise
+        self.table = table
         self.object_set, self.reward_type, self.obs_mode = object_set, reward_type, obs_mode
-        self.domain_randomization = bool(domain_randomization)
+        self.domain_randomization = randomize
         self.image_size = image_size
+        self.depth_observer: DepthObserver | None = None
+        if obs_mode == "depth":
+            noise = DepthNoise() if self.domain_randomization else None
+            self.depth_observer = DepthObserver(self.sim, self.robot.body, self.obs_layout, noise=noise)
+            self.observation_space = self.depth_observer.observation_space
+            self._new_camera = True
         if obs_mode == "rgbd":
             self._image_matrices = self._camera(image_size, image_size, _OBS_CAMERA)
             image = spaces.Box(0, 255, (image_size, image_size, 4), np.uint8)
@@ -129,38 +149,54 @@ class PandaGraspEnv(RobotTaskEnv):
     def _reward_types(cls) -> list[str]:
         return list(REWARD_TYPES)
 
-    def _build(
-        self,
-        sim: PyBulletSession,
-        timing: SimTiming,
-        object_set: str,
-        reward_type: str,
-        randomize: bool,
-        render_mode: str | None,
-        max_episode_seconds: float,
-    ) -> None:
+    @classmethod
+    def _build_scene(
+        cls, sim: PyBulletSession, settings: EnvSettings, object_set: str, reward_type: str, randomize: bool
+    ) -> tuple[int, PandaRobot, GraspTask]:
+        """Load the plane and the table, then build the robot and the task: ``(table, robot, task)``."""
         sim.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
         sim.load_urdf("plane.urdf", [0, 0, TABLE_Z - 0.625])
-        self.table = sim.load_urdf("table/table.urdf", [0.5, 0, TABLE_Z - 0.625], useFixedBase=True)
+        table = sim.load_urdf("table/table.urdf", [0.5, 0, TABLE_Z - 0.625], useFixedBase=True)
         robot = PandaRobot(
-            sim, timing, workspace=WORKSPACE, start_position=START_POSITION,
-            pose_jitter=DR_POSE_JITTER if randomize else 0.0, lowpoly_visuals=render_mode != "human",
+            sim, settings.timing, workspace=WORKSPACE, start_position=START_POSITION,
+            pose_jitter=DR_POSE_JITTER if randomize else 0.0, lowpoly_visuals=settings.render_mode != "human",
         )  # fmt: skip
         objects = make_object_set(object_set, sim, RANDOMIZED_RANGES if randomize else DEFAULT_RANGES)
-        task = self._task_class(
+        task = cls._task_class(
             sim, robot, objects=objects, spawn_center=SPAWN_CENTER, spawn_half_width=SPAWN_HALF_WIDTH,
-            table_bounds=TABLE_BOUNDS, table_z=TABLE_Z, hold_steps=timing.steps_for(HOLD_SECONDS),
-            max_episode_steps=timing.steps_for(max_episode_seconds), reward_type=reward_type,
+            table_bounds=TABLE_BOUNDS, table_z=TABLE_Z, hold_steps=settings.timing.steps_for(HOLD_SECONDS),
+            max_episode_steps=settings.max_episode_steps, reward_type=reward_type,
         )  # fmt: skip
-        self._setup(
-            sim=sim, timing=timing, robot=robot, task=task, max_episode_seconds=max_episode_seconds,
-            render_mode=render_mode, obs_noise_std=DR_OBS_NOISE_STD if randomize else 0.0,
-            action_latency_steps=DR_ACTION_LATENCY_STEPS if randomize else 0,
-        )  # fmt: skip
+        return table, robot, task
 
     # ------------------------------------------------------------------ observations
+    @property
+    def state_layout(self) -> VectorLayout:
+        """Layout of the privileged state observation (:meth:`privileged_observation`)."""
+        return self.obs_layout
+
+    def privileged_observation(self) -> NDArray[np.float32]:
+        """The state observation of the current step (object pose included): for a teacher only."""
+        return self._state.copy()
+
+    def camera_contract(self) -> dict[str, Any] | None:
+        """The depth camera a robot must provide (``obs_mode="depth"``), else ``None``."""
+        return self.depth_observer.contract() if self.depth_observer is not None else None
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        self._new_camera = True  # the depth camera's per-episode jitter is drawn with this episode's rng
+        return super().reset(seed=seed, options=options)
+
     def _observation(self) -> Any:
         obs = super()._observation()  # already clipped into the Box by the core
+        self._state = obs
+        if self.depth_observer is not None:
+            if self._new_camera:
+                self.depth_observer.new_episode(self.np_random)
+                self._new_camera = False
+            return self.depth_observer.observe(obs, self.np_random if self.domain_randomization else None)
         if self.obs_mode == "rgbd":
             image = self._rgbd()
             obs = {**obs, "rgbd": image} if isinstance(obs, dict) else {"state": obs, "rgbd": image}

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from robot_rl.envs.core import RobotTaskEnv, check_choice, check_range
+from robot_rl.envs.core import EnvSettings, RobotTaskEnv, check_choice, check_range
 from robot_rl.envs.nav_layout import SPLIT_SEEDS, LayoutConfig, clearance_to
 from robot_rl.envs.robots.diff_drive import DiffDriveRobot, DiffDriveSpec, LidarConfig
 from robot_rl.envs.tasks.navigate import NavigateConfig, NavigateTask
+from robot_rl.errors import InputError
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
 
@@ -48,6 +49,9 @@ DIFFICULTIES = {"standard": 1.0, "hard": 1.25}
 
 RESET_OPTIONS = ("layout_seed",)
 
+#: MOTION_PRIMITIVES as the env settings' action table (the same float32 values).
+_DISCRETE_TABLE = tuple(tuple(row) for row in MOTION_PRIMITIVES.tolist())
+
 
 class MobileNavEnv(RobotTaskEnv):
     """Point-goal navigation of a TurtleBot-like base through rooms, doorways and obstacles.
@@ -64,13 +68,15 @@ class MobileNavEnv(RobotTaskEnv):
         control_hz, physics_hz: Rates (Hz); physics/control must be a whole number.
         max_episode_seconds: Time limit (s of simulated time).
         terminate_on_collision: End the episode at the first contact.
-        obs_noise_std, action_latency_steps: see :class:`~robot_rl.envs.core.RobotTaskEnv`.
+        obs_noise_std, action_latency_steps: see :class:`~robot_rl.envs.core.EnvSettings`.
         render_size: Side of the ``rgb_array`` image, px.
     """
 
     # Only the numpy top-down view: a PyBullet GUI ("human") blocks on machines without a display,
     # which would also hang Gymnasium's checker that opens every declared render mode.
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}  # noqa: RUF012 (Gymnasium API)
+    robot: DiffDriveRobot
+    task: NavigateTask
 
     def __init__(
         self,
@@ -100,42 +106,38 @@ class MobileNavEnv(RobotTaskEnv):
         check_choice("terminate_on_collision", terminate_on_collision, [True, False])
         check_range("lidar_fov_deg", lidar_fov_deg, low=1.0, high=360.0)
         if not isinstance(render_size, int) or not 32 <= render_size <= 2048:
-            raise ValueError(f"render_size={render_size!r} is not accepted; expected an int in [32, 2048] px")
+            raise InputError(f"render_size={render_size!r} is not accepted; expected an int in [32, 2048] px")
         lo, hi = _checked_range(geodesic_range)
         timing = SimTiming(physics_hz=physics_hz, control_hz=control_hz)
         lidar = LidarConfig(
             lidar_beams, math.radians(lidar_fov_deg), lidar_range, lidar_noise_std, lidar_dropout
         )
         check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
+        settings = EnvSettings(
+            timing=timing,
+            max_episode_seconds=max_episode_seconds,
+            render_mode=render_mode,
+            discrete_actions=_DISCRETE_TABLE if action_type == "discrete" else None,
+            obs_noise_std=obs_noise_std,
+            action_latency_steps=action_latency_steps,
+        )
+        config = NavigateConfig(
+            split=split,
+            geodesic_range=(lo, hi),
+            min_detour_ratio=DIFFICULTIES[difficulty],
+            map_aware=map_aware,
+            terminate_on_collision=terminate_on_collision,
+        )
         sim = PyBulletSession("direct", physics_dt=timing.physics_dt)
         try:
             robot = DiffDriveRobot(sim, timing, DiffDriveSpec(), lidar)
-            config = NavigateConfig(
-                split=split,
-                geodesic_range=(lo, hi),
-                min_detour_ratio=DIFFICULTIES[difficulty],
-                map_aware=map_aware,
-                terminate_on_collision=terminate_on_collision,
-            )
             task = NavigateTask(sim, robot, config, LayoutConfig())
-            self.render_size = render_size
-            self._background: tuple[int, NDArray[np.uint8]] | None = None
-            self._setup(
-                sim=sim,
-                timing=timing,
-                robot=robot,
-                task=task,
-                max_episode_seconds=max_episode_seconds,
-                render_mode=render_mode,
-                discrete_actions=MOTION_PRIMITIVES if action_type == "discrete" else None,
-                obs_noise_std=obs_noise_std,
-                action_latency_steps=action_latency_steps,
-            )
+            super().__init__(robot, task, settings)
         except Exception:
             sim.close()  # a rejected argument must not leave a physics client behind
             raise
-        self.robot: DiffDriveRobot = robot
-        self.task: NavigateTask = task
+        self.render_size = render_size
+        self._background: tuple[int, NDArray[np.uint8]] | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -148,12 +150,12 @@ class MobileNavEnv(RobotTaskEnv):
         options = options or {}
         unknown = sorted(set(options) - set(RESET_OPTIONS))
         if unknown:
-            raise ValueError(f"unknown reset options {unknown}; accepted: {list(RESET_OPTIONS)}")
+            raise InputError(f"unknown reset options {unknown}; accepted: {list(RESET_OPTIONS)}")
         if "layout_seed" in options:
             lo, hi = SPLIT_SEEDS[self.task.config.split]
             s = options["layout_seed"]
             if not isinstance(s, int | np.integer) or not lo <= s < hi:
-                raise ValueError(
+                raise InputError(
                     f"layout_seed={s!r} is outside the {self.task.config.split!r} split [{lo}, {hi})"
                 )
         obs, info = super().reset(seed=seed, options=options)
@@ -220,9 +222,9 @@ def _checked_range(value: Any) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"geodesic_range must be a (min, max) pair in m, got {value!r}") from None
+        raise InputError(f"geodesic_range must be a (min, max) pair in m, got {value!r}") from None
     if not (0.5 <= lo < hi <= 8.0):
-        raise ValueError(f"geodesic_range={value!r} is not accepted; expected 0.5 <= min < max <= 8.0 m")
+        raise InputError(f"geodesic_range={value!r} is not accepted; expected 0.5 <= min < max <= 8.0 m")
     return lo, hi
 
 

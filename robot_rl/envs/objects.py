@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from robot_rl.errors import InputError
 from robot_rl.sim.session import PYBULLET_DATA, PyBulletSession
 
 #: Object indices (into ``random_urdfs/NNN``) of each split.
@@ -155,7 +156,7 @@ class RandomUrdfSet(ObjectSet):
     def __init__(self, sim: PyBulletSession, ranges: ObjectRanges, split: str) -> None:
         super().__init__(sim, ranges)
         if split not in RANDOM_SPLITS:
-            raise ValueError(f"split={split!r} is not accepted; choose one of {sorted(RANDOM_SPLITS)}")
+            raise InputError(f"split={split!r} is not accepted; choose one of {sorted(RANDOM_SPLITS)}")
         self.indices = RANDOM_SPLITS[split]
         self._cache: dict[int, ActiveObject] = {}
         self._extents: dict[int, tuple[float, float, float]] = {}
@@ -217,7 +218,7 @@ def make_object_set(name: str, sim: PyBulletSession, ranges: ObjectRanges) -> Ob
         return CubeSet(sim, ranges)
     if name in RANDOM_SPLITS:
         return RandomUrdfSet(sim, ranges, name)
-    raise ValueError(f"object_set={name!r} is not accepted; choose one of {OBJECT_SETS}")
+    raise InputError(f"object_set={name!r} is not accepted; choose one of {OBJECT_SETS}")
 
 
 #: Accepted ``object_set`` names.

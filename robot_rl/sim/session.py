@@ -20,6 +20,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, Literal
 
+from robot_rl.errors import InputError
+
 
 def _flush_c_stdio() -> None:
     """Flush C stdio buffers: with stdout on a pipe, printf output sits there until exit."""
@@ -94,6 +96,11 @@ class PyBulletSession:
         physics_dt: Physics time step in seconds (see :class:`robot_rl.sim.timing.SimTiming`).
         gravity: Gravity along z in m/s^2.
         solver_iterations: Constraint-solver iterations per physics step (PyBullet default 50).
+
+    Attributes:
+        physics_steps: Physics steps taken through :meth:`step` so far: the clock by which a
+            robot knows that what it measured is out of date (step through :meth:`step`, not
+            ``stepSimulation``, whenever an env's robot will be queried afterwards).
     """
 
     def __init__(
@@ -104,7 +111,7 @@ class PyBulletSession:
         solver_iterations: int = 50,
     ) -> None:
         if connection not in ("direct", "gui"):
-            raise ValueError(f"connection must be 'direct' or 'gui', got {connection!r}")
+            raise InputError(f"connection must be 'direct' or 'gui', got {connection!r}")
         if connection == "gui":
             _require_display()
         self.connection = connection
@@ -121,6 +128,7 @@ class PyBulletSession:
         if connection == "gui":
             self.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
         self.physics_dt = physics_dt
+        self.physics_steps = 0
 
     @property
     def client_id(self) -> int:
@@ -143,10 +151,11 @@ class PyBulletSession:
         return attribute
 
     def step(self, substeps: int) -> None:
-        """Advance the physics by ``substeps`` time steps."""
+        """Advance the physics by ``substeps`` time steps (counted in :attr:`physics_steps`)."""
         step = self.stepSimulation
         for _ in range(substeps):
             step()
+        self.physics_steps += substeps
 
     def load_urdf(self, path: str, *args: Any, **kwargs: Any) -> int:
         """``loadURDF`` with PyBullet's C-level chatter silenced; raises if the file is missing."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from robot_rl.errors import InputError
+
 #: Lowest physics rate accepted, in Hz. PyBullet's contact solver is tuned for 240 Hz; coarser
 #: physics makes grasps slip and wheels tunnel, so speed must come from doing less work per step.
 MIN_PHYSICS_HZ = 240.0
@@ -31,20 +33,20 @@ class SimTiming:
         for name in ("physics_hz", "control_hz"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} must be a finite positive number of Hz, got {value!r}")
+                raise InputError(f"{name} must be a finite positive number of Hz, got {value!r}")
         if self.physics_hz < MIN_PHYSICS_HZ:
-            raise ValueError(
+            raise InputError(
                 f"physics_hz={self.physics_hz} is below the accepted minimum of "
                 f"{MIN_PHYSICS_HZ:g} Hz; use 240 Hz or finer"
             )
         if self.control_hz > self.physics_hz:
-            raise ValueError(
+            raise InputError(
                 f"control_hz={self.control_hz} exceeds physics_hz={self.physics_hz}; "
                 "the control rate must be at most the physics rate"
             )
         ratio = self.physics_hz / self.control_hz
         if abs(ratio - round(ratio)) > 1e-9:
-            raise ValueError(
+            raise InputError(
                 f"physics_hz / control_hz = {self.physics_hz}/{self.control_hz} = {ratio:.6g} is "
                 "not a whole number; choose rates whose ratio is an integer number of substeps "
                 "(e.g. 240/20 = 12)"
@@ -72,5 +74,5 @@ class SimTiming:
             ValueError: if ``seconds`` is not a finite positive number.
         """
         if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
-            raise ValueError(f"a duration must be a finite positive number of seconds, got {seconds!r}")
+            raise InputError(f"a duration must be a finite positive number of seconds, got {seconds!r}")
         return max(1, math.ceil(seconds / self.dt - 1e-9))

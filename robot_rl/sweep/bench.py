@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from robot_rl.errors import InputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``robot-rl bench sweep``."""
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = [f"seeds={args.seeds}", f"set.train.total_timesteps={args.timesteps}"]
     cfg = load_sweep(args.sweep, overrides)
     if cfg.params:
-        raise ValueError(
+        raise InputError(
             f"{args.sweep} varies {[p.key for p in cfg.params]}; the benchmark needs a seeds-only sweep"
         )
     args.runs_dir.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from robot_rl.errors import InputError
+
 EPILOG = """\
 examples:
   robot-rl sweep sweep_nav_ppo_seeds                   4 seeds on a local Ray (all cores)
@@ -71,7 +73,7 @@ def _sweep_dir(args: argparse.Namespace) -> Path:
     if args.out is not None:
         return Path(args.out)
     if args.sweep is None:
-        raise ValueError(
+        raise InputError(
             "give the SWEEP (a shipped name such as sweep_nav_ppo_lr, or a YAML file) or --out DIR"
         )
     return Path("runs") / "sweeps" / load_sweep(args.sweep, args.overrides).name
@@ -84,15 +86,15 @@ def run(args: argparse.Namespace) -> int:
     from robot_rl.sweep.summary import write_report
 
     if args.resume and (args.overrides or args.max_concurrent is not None):
-        raise ValueError(
+        raise InputError(
             "--set and --max-concurrent are not accepted with --resume: a sweep resumes as it was started"
         )
     if args.address and args.cpus is not None:
-        raise ValueError("--cpus sizes a local Ray; with --address the cluster's own resources are used")
+        raise InputError("--cpus sizes a local Ray; with --address the cluster's own resources are used")
     if args.max_concurrent is not None and args.max_concurrent < 0:
-        raise ValueError(f"--max-concurrent={args.max_concurrent}; expected an integer >= 0 (0: no cap)")
+        raise InputError(f"--max-concurrent={args.max_concurrent}; expected an integer >= 0 (0: no cap)")
     if args.cpus is not None and args.cpus < 1:
-        raise ValueError(f"--cpus={args.cpus}; expected an integer >= 1")
+        raise InputError(f"--cpus={args.cpus}; expected an integer >= 1")
     sweep_dir = _sweep_dir(args)
     if args.report:
         saved = load_saved_sweep(sweep_dir)
@@ -107,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     cfg: SweepConfig | None = None
     if not args.resume:
         if args.sweep is None:
-            raise ValueError(
+            raise InputError(
                 "a SWEEP is required (a shipped name such as sweep_nav_ppo_lr, or a YAML file) "
                 "unless --resume is given"
             )

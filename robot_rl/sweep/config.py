@@ -32,24 +32,23 @@ import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
+from pydantic import BeforeValidator, Field
 
-from robot_rl.resources import config_arg, looks_like_path, resolve_config
-from robot_rl.train.config import (
-    Config,
+from robot_rl.configfile import (
+    Int,
+    StrictModel,
     apply_overrides,
-    config_from_dict,
-    load_config,
-    number_or_text,
+    format_value,
     read_yaml_mapping,
+    validate,
 )
+from robot_rl.errors import InputError, MissingInputError
+from robot_rl.resources import config_arg, looks_like_path, resolve_config
+from robot_rl.train.config import Config, config_from_dict, load_config
 
-SEARCHES = ("grid", "random", "optuna")
-KINDS = ("grid", "choice", "uniform", "loguniform", "int")
-SCHEDULERS = ("none", "asha", "median")
 #: metrics every evaluation reports; task metrics (``spl``, ...) come on top, per env
 BASE_METRICS = ("success_rate", "return_mean", "length_mean")
 
@@ -190,7 +189,7 @@ class SweepConfig:
         """The training config mapping of one trial: base, then params, then its seed."""
         seed = int(self.base_raw["train"]["seed"]) + seed_index
         overrides = {**params, "train.seed": seed}
-        return apply_overrides(self.base_raw, [f"{k}={_yaml_value(v)}" for k, v in overrides.items()])
+        return apply_overrides(self.base_raw, [f"{k}={format_value(v)}" for k, v in overrides.items()])
 
     def trial_config(self, params: dict[str, Any], seed_index: int) -> Config:
         """The validated training config of one trial."""
@@ -203,7 +202,7 @@ class SweepConfig:
         seed = int(self.base_raw["train"]["seed"]) + seed_index
         words = ["robot-rl", "train", config_arg(self.base), "--seed", str(seed)]
         for k, v in {**self.set, **params}.items():
-            words += ["--set", f"{k}={_yaml_value(v)}"]
+            words += ["--set", f"{k}={format_value(v)}"]
         return shlex.join(words)
 
     def to_dict(self) -> dict[str, Any]:
@@ -228,58 +227,73 @@ class SweepConfig:
         }
 
 
-def _yaml_value(value: Any) -> str:
-    """A value as ``--set`` text (YAML flow style), e.g. ``[64, 64]`` or ``0.0003``."""
-    text = yaml.safe_dump(value, default_flow_style=True).strip()
-    return text[: -len("\n...")] if text.endswith("\n...") else text.removesuffix("...").strip()
-
-
 def _param_to_raw(p: Param) -> dict[str, Any]:
     if p.discrete:
         return {p.kind: list(p.values)}
     return {p.kind: [p.low, p.high]}
 
 
-ACCEPTED_KEYS = (
-    "name", "base", "set", "params", "search", "samples", "seeds", "seed", "metric", "mode",
-    "scheduler", "max_concurrent", "resources", "max_failures", "time_budget_min", "base_config",
-)  # fmt: skip
+class SchedulerSpec(StrictModel):
+    """The ``scheduler`` mapping of a sweep file (or just its ``type`` as a string)."""
+
+    type: Literal["none", "asha", "median"] = "none"
+    grace_period: Int | None = Field(default=None, ge=1)
+    reduction_factor: Int = Field(default=3, ge=2)
+    min_samples: Int = Field(default=3, ge=1)
+
+
+class ResourcesSpec(StrictModel):
+    """Per-trial resources (default: one CPU per process the trial runs)."""
+
+    cpu: float | None = Field(default=None, gt=0)
+    gpu: float | None = Field(default=None, ge=0)
+
+
+def _scheduler_type(value: Any) -> Any:
+    """``scheduler: asha`` is short for ``scheduler: {type: asha}``."""
+    return {"type": value} if isinstance(value, str) else value
+
+
+class SweepFile(StrictModel):
+    """A sweep file as written (see the module docstring); cross-key checks follow in
+    :func:`sweep_from_dict`."""
+
+    name: str = Field(min_length=1, pattern=r"^[^/]+$")
+    base: str
+    set: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    search: Literal["grid", "random", "optuna"] | None = None
+    samples: Int = Field(default=8, ge=1)
+    seeds: Int = Field(default=1, ge=1)
+    seed: Int = Field(default=0, ge=0)
+    metric: str = Field(default="success_rate", min_length=1)
+    mode: Literal["max", "min"] = "max"
+    scheduler: Annotated[SchedulerSpec, BeforeValidator(_scheduler_type)] = SchedulerSpec()
+    max_concurrent: Int = Field(default=0, ge=0)
+    resources: ResourcesSpec | None = None
+    max_failures: Int = Field(default=2, ge=0)
+    time_budget_min: float = Field(default=0.0, ge=0)
+    #: a sweep directory's sweep.yaml carries the resolved training config
+    base_config: dict[str, Any] | None = None
 
 
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> SweepConfig:
     """Read and validate a sweep file; ``overrides`` (``key=value``) apply to the sweep file itself.
 
-    ``path`` is a YAML file or the name of a shipped sweep (``sweep_nav_ppo_lr``).
+    ``path`` is a YAML file or the name of a shipped sweep (``sweep_nav_ppo_lr``). ``set`` and
+    ``params`` hold *dotted* training-config keys, so ``set.train.total_timesteps=4e4`` sets
+    ``set["train.total_timesteps"]`` (and likewise ``params.algo.kwargs.gamma=[0.9, 0.99]``);
+    other keys are the sweep's own (``seeds=2``).
 
     Raises:
-        FileNotFoundError: The sweep file or its base config does not exist (or a name is no
+        MissingInputError: The sweep file or its base config does not exist (or a name is no
             shipped sweep / training config).
-        ValueError: Anything malformed, naming the key and what is accepted.
+        InputError: Anything malformed, naming the key and what is accepted.
     """
     path = resolve_config(path, "sweep")
     raw = read_yaml_mapping(path, "sweep file", "robot-rl configs lists the shipped sweeps")
-    return sweep_from_dict(apply_sweep_overrides(raw, overrides), path.parent, where=str(path))
-
-
-def apply_sweep_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``key=value`` overrides of a sweep file. ``set`` and ``params`` hold *dotted* training-config
-    keys, so ``set.train.total_timesteps=4e4`` sets ``set["train.total_timesteps"]`` (and likewise
-    ``params.algo.kwargs.gamma=[0.9, 0.99]``); other keys are the sweep's own (``seeds=2``)."""
-    plain = [o for o in overrides if not o.startswith(("set.", "params."))]
-    out = apply_overrides(raw, plain)
-    for item in overrides:
-        if item in plain:
-            continue
-        section, _, rest = item.partition(".")
-        key, sep, _ = rest.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects {section}.<dotted key>=value, got {item!r}")
-        value = apply_overrides({}, [f"v={rest[len(key) + 1 :]}"])["v"]
-        node = out.get(section) or {}
-        if not isinstance(node, dict):
-            raise ValueError(f"--set {item!r}: {section} is not a mapping in the sweep file")
-        out[section] = {**node, key: value}
-    return out
+    raw = apply_overrides(raw, overrides, dotted_sections=("set", "params"))
+    return sweep_from_dict(raw, path.parent, where=str(path))
 
 
 def sweep_from_dict(raw: dict[str, Any], folder: Path, where: str = "sweep") -> SweepConfig:
@@ -288,18 +302,11 @@ def sweep_from_dict(raw: dict[str, Any], folder: Path, where: str = "sweep") -> 
     A mapping that already carries ``base_config`` (a sweep directory's ``sweep.yaml``) uses it
     instead of re-reading the base file, so a resumed sweep is immune to later edits of it.
     """
-    unknown = [k for k in raw if k not in ACCEPTED_KEYS]
-    if unknown:
-        raise ValueError(
-            f"{where}: unknown key {unknown[0]!r}; accepted keys: {', '.join(ACCEPTED_KEYS[:-1])}"
-        )
-    name = raw.get("name")
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"{where}: name={name!r} is not accepted; expected a non-empty name without '/'")
-    if "base" not in raw or not isinstance(raw["base"], str):
-        raise ValueError(f"{where}: base is required: the training config to sweep, e.g. base: nav_ppo")
-    base = Path(raw["base"])
-    if not base.is_absolute() and "base_config" not in raw:
+    if isinstance(raw, dict) and "base" not in raw:
+        raise InputError(f"{where}: base is required: the training config to sweep, e.g. base: nav_ppo")
+    spec = validate(SweepFile, raw, where)
+    base = Path(spec.base)
+    if not base.is_absolute() and spec.base_config is None:
         # a file relative to the sweep file (or the working directory), else a shipped config's
         # name; stored absolute so that the recorded train commands and best.yaml's header stay
         # right whatever directory --resume or --report runs from
@@ -311,68 +318,61 @@ def sweep_from_dict(raw: dict[str, Any], folder: Path, where: str = "sweep") -> 
             base = (folder / base).resolve()  # missing: reported below with the path
         else:
             try:
-                base = resolve_config(raw["base"], "train").resolve()
+                base = resolve_config(spec.base, "train").resolve()
             except FileNotFoundError as exc:
-                raise FileNotFoundError(f"{where}: base: {exc}") from None
-    sets = raw.get("set") or {}
-    if not isinstance(sets, dict):
-        raise ValueError(f"{where}: set must be a mapping of dotted keys to values, e.g. {{train.seed: 3}}")
-    overrides = [f"{k}={_yaml_value(v)}" for k, v in sets.items()]
-    if "base_config" in raw:
-        base_cfg = config_from_dict(apply_overrides(raw["base_config"], []))
+                raise MissingInputError(f"{where}: base: {exc}") from None
+    overrides = [f"{k}={format_value(v)}" for k, v in spec.set.items()]
+    if spec.base_config is not None:
+        base_cfg = config_from_dict(spec.base_config)
     else:
         try:
             base_cfg = load_config(base, overrides)
         except FileNotFoundError as exc:
-            raise FileNotFoundError(f"{where}: base config {str(base)!r} not found") from exc
+            raise MissingInputError(f"{where}: base config {str(base)!r} not found") from exc
         except ValueError as exc:
-            raise ValueError(f"{where}: base config {base} with set {sets}: {exc}") from exc
+            raise InputError(f"{where}: base config {base} with set {spec.set}: {exc}") from exc
     base_raw = base_cfg.to_dict()
     if base_cfg.train.eval_freq <= 0:
-        raise ValueError(
+        raise InputError(
             f"{where}: trials report their evaluations to Tune, so the base config needs "
             f"train.eval_freq > 0 (it is {base_cfg.train.eval_freq}); add set: {{train.eval_freq: N}}"
         )
-    params = _params(raw.get("params") or {}, where)
-    search = raw.get("search", "grid" if all(p.discrete for p in params) else "optuna")
-    _choice(search, SEARCHES, "search", where)
+    params = _params(spec.params, where)
+    search = spec.search or ("grid" if all(p.discrete for p in params) else "optuna")
     if search == "grid":
         continuous = [p.key for p in params if not p.discrete]
         if continuous:
-            raise ValueError(
+            raise InputError(
                 f"{where}: search=grid needs lists of values; {continuous[0]} is a range "
                 f"(use search: random or optuna, or give it a grid: [...])"
             )
     if search in ("random", "optuna") and not params:
-        raise ValueError(
+        raise InputError(
             f"{where}: search={search} needs params to vary; for seeds only, leave out search (a grid of one)"
         )
     if search == "random" and all(p.discrete for p in params):
         size = math.prod(len(p.values) for p in params)
-        samples = raw.get("samples", 8)
-        if isinstance(samples, int) and samples > size:
-            raise ValueError(
-                f"{where}: samples={samples} but the params have only {size} combinations; "
+        if spec.samples > size:
+            raise InputError(
+                f"{where}: samples={spec.samples} but the params have only {size} combinations; "
                 f"use search: grid, or samples <= {size}"
             )
-    mode = raw.get("mode", "max")
-    _choice(mode, ("max", "min"), "mode", where)
     cfg = SweepConfig(
-        name=name,
+        name=spec.name,
         base=base,
-        set=dict(sets),
+        set=dict(spec.set),
         params=params,
         search=search,
-        samples=_int(raw.get("samples", 8), "samples", where, 1),
-        seeds=_int(raw.get("seeds", 1), "seeds", where, 1),
-        seed=_int(raw.get("seed", 0), "seed", where, 0),
-        metric=_str(raw.get("metric", "success_rate"), "metric", where),
-        mode=mode,
-        scheduler=_scheduler(raw.get("scheduler", "none"), base_cfg, where),
-        max_concurrent=_int(raw.get("max_concurrent", 0), "max_concurrent", where, 0),
-        resources=_resources(raw.get("resources"), base_cfg, where),
-        max_failures=_int(raw.get("max_failures", 2), "max_failures", where, 0),
-        time_budget_min=_number(raw.get("time_budget_min", 0.0), "time_budget_min", where),
+        samples=spec.samples,
+        seeds=spec.seeds,
+        seed=spec.seed,
+        metric=spec.metric,
+        mode=spec.mode,
+        scheduler=_scheduler(spec.scheduler, base_cfg, where),
+        max_concurrent=spec.max_concurrent,
+        resources=_resources(spec.resources, base_cfg),
+        max_failures=spec.max_failures,
+        time_budget_min=spec.time_budget_min,
         base_raw=base_raw,
     )
     for p in params:  # every value a parameter can take must make a valid training config
@@ -380,7 +380,7 @@ def sweep_from_dict(raw: dict[str, Any], folder: Path, where: str = "sweep") -> 
             try:
                 cfg.trial_config({p.key: value}, 0)
             except ValueError as exc:
-                raise ValueError(f"{where}: params.{p.key}={value!r}: {exc}") from exc
+                raise InputError(f"{where}: params.{p.key}={value!r}: {exc}") from exc
             _check_key_exists(cfg, p.key, where)
     return cfg
 
@@ -395,110 +395,70 @@ def _check_key_exists(cfg: SweepConfig, key: str, where: str) -> None:
     node: Any = cfg.base_raw
     for part in parts[:-1]:
         if not isinstance(node, dict) or part not in node:
-            raise ValueError(f"{where}: params.{key}: {part!r} is not a section of the training config")
+            raise InputError(f"{where}: params.{key}: {part!r} is not a section of the training config")
         node = node[part]
 
 
-def _params(raw: Any, where: str) -> tuple[Param, ...]:
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where}: params must be a mapping of dotted config keys to search specs")
+class ParamSpec(StrictModel):
+    """One entry of ``params``: exactly one of these keys (a plain list is a ``grid``)."""
+
+    grid: list[Any] | None = Field(default=None, min_length=1)
+    choice: list[Any] | None = Field(default=None, min_length=1)
+    uniform: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    loguniform: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    int: list[Int] | None = Field(default=None, min_length=2, max_length=2)
+
+
+def _params(raw: dict[str, Any], where: str) -> tuple[Param, ...]:
     out = []
-    for key, spec in raw.items():
-        if isinstance(spec, list):
-            spec = {"grid": spec}
-        if not isinstance(spec, dict) or len(spec) != 1:
-            raise ValueError(
-                f"{where}: params.{key}={spec!r} is not accepted; expected one of "
+    for key, entry in raw.items():
+        spec = validate(
+            ParamSpec, {"grid": entry} if isinstance(entry, list) else entry, f"{where}: params.{key}"
+        )
+        given = {k: v for k, v in spec.model_dump().items() if v is not None}
+        if len(given) != 1:
+            raise InputError(
+                f"{where}: params.{key}={entry!r} is not accepted; expected one of "
                 f"{{grid: [...]}}, {{choice: [...]}}, {{uniform: [low, high]}}, "
                 f"{{loguniform: [low, high]}}, {{int: [low, high]}} or a plain list (a grid)"
             )
-        kind, arg = next(iter(spec.items()))
-        _choice(kind, KINDS, f"params.{key}", where)
-        if isinstance(arg, list):  # YAML reads 1e-4 (no dot) as text; as a value it means the number
-            arg = [number_or_text(v) for v in arg]
+        kind, arg = next(iter(given.items()))
         if kind in ("grid", "choice"):
-            if not isinstance(arg, list) or not arg:
-                raise ValueError(f"{where}: params.{key}: {kind} needs a non-empty list of values")
             out.append(Param(key, kind, values=tuple(arg)))
             continue
-        if (
-            not isinstance(arg, list)
-            or len(arg) != 2
-            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in arg)
-            or not arg[0] < arg[1]
-        ):
-            raise ValueError(f"{where}: params.{key}: {kind} needs [low, high] with low < high, got {arg!r}")
-        if kind == "loguniform" and arg[0] <= 0:
-            raise ValueError(f"{where}: params.{key}: loguniform needs low > 0, got {arg[0]!r}")
-        if kind == "int" and not all(float(x).is_integer() for x in arg):
-            raise ValueError(f"{where}: params.{key}: int needs integer bounds, got {arg!r}")
-        out.append(Param(key, kind, low=float(arg[0]), high=float(arg[1])))
+        low, high = arg
+        if not low < high:
+            raise InputError(
+                f"{where}: params.{key}: {kind} needs [low, high] with low < high, got {list(arg)}"
+            )
+        if kind == "loguniform" and low <= 0:
+            raise InputError(f"{where}: params.{key}: loguniform needs low > 0, got {low!r}")
+        out.append(Param(key, kind, low=float(low), high=float(high)))
     return tuple(out)
 
 
-def _scheduler(raw: Any, base: Config, where: str) -> Scheduler:
-    if isinstance(raw, str):
-        raw = {"type": raw}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where}: scheduler must be none, asha, median or a mapping with type: ...")
-    accepted = ("type", "grace_period", "reduction_factor", "min_samples")
-    unknown = [k for k in raw if k not in accepted]
-    if unknown:
-        raise ValueError(f"{where}: unknown key scheduler.{unknown[0]}; accepted keys: {', '.join(accepted)}")
-    kind = raw.get("type", "none")
-    _choice(kind, SCHEDULERS, "scheduler.type", where)
-    grace = _int(raw.get("grace_period", 2 * base.train.eval_freq), "scheduler.grace_period", where, 1)
-    if kind != "none" and grace >= base.train.total_timesteps:
-        raise ValueError(
+def _scheduler(spec: SchedulerSpec, base: Config, where: str) -> Scheduler:
+    grace = spec.grace_period if spec.grace_period is not None else max(1, 2 * base.train.eval_freq)
+    if spec.type != "none" and grace >= base.train.total_timesteps:
+        raise InputError(
             f"{where}: scheduler.grace_period={grace} must be below train.total_timesteps="
             f"{base.train.total_timesteps}, or no trial can ever be stopped early"
         )
     return Scheduler(
-        type=kind,
+        type=spec.type,
         grace_period=grace,
-        reduction_factor=_int(raw.get("reduction_factor", 3), "scheduler.reduction_factor", where, 2),
-        min_samples=_int(raw.get("min_samples", 3), "scheduler.min_samples", where, 1),
+        reduction_factor=spec.reduction_factor,
+        min_samples=spec.min_samples,
     )
 
 
-def _resources(raw: Any, base: Config, where: str) -> dict[str, float]:
+def _resources(spec: ResourcesSpec | None, base: Config) -> dict[str, float]:
     """CPUs (and GPUs) per trial; by default one per process the trial runs."""
     default_cpu = base.env.n_envs if base.env.vec_env == "subproc" else max(1, base.train.torch_threads)
-    if raw is None:
-        return {"cpu": float(default_cpu)}
-    if not isinstance(raw, dict) or any(k not in ("cpu", "gpu") for k in raw):
-        raise ValueError(f"{where}: resources must be a mapping with cpu (and gpu), e.g. {{cpu: 1}}")
-    out = {"cpu": _number(raw.get("cpu", default_cpu), "resources.cpu", where)}
-    if "gpu" in raw:
-        out["gpu"] = _number(raw["gpu"], "resources.gpu", where)
-    if out["cpu"] <= 0:
-        raise ValueError(f"{where}: resources.cpu={out['cpu']} must be > 0")
+    out = {"cpu": float(default_cpu if spec is None or spec.cpu is None else spec.cpu)}
+    if spec is not None and spec.gpu is not None:
+        out["gpu"] = float(spec.gpu)
     return out
-
-
-def _choice(value: Any, accepted: tuple[str, ...], key: str, where: str) -> None:
-    if value not in accepted:
-        raise ValueError(f"{where}: {key}={value!r} is not accepted; choose one of {list(accepted)}")
-
-
-def _int(value: Any, key: str, where: str, minimum: int) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{where}: {key}={value!r} is not accepted; expected an integer >= {minimum}")
-    return value
-
-
-def _number(value: Any, key: str, where: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{where}: {key}={value!r} is not accepted; expected a number >= 0")
-    return float(value)
-
-
-def _str(value: Any, key: str, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{where}: {key}={value!r} is not accepted; expected a name")
-    return value
 
 
 def check_trial_space(cfg: SweepConfig) -> tuple[str, ...]:
@@ -510,9 +470,7 @@ def check_trial_space(cfg: SweepConfig) -> tuple[str, ...]:
         ValueError: The env rejects its kwargs, a learner rejects a parameter, or ``cfg.metric``
             is not among the reported metrics (the message lists them).
     """
-    import gymnasium as gym
-
-    import robot_rl  # noqa: F401
+    from robot_rl.envs.make import make_env
     from robot_rl.train.sb3 import algo_class, algo_kwargs, probe_metric_keys
     from robot_rl.train.trainer import check_env
 
@@ -530,14 +488,14 @@ def check_trial_space(cfg: SweepConfig) -> tuple[str, ...]:
             algo_class(one.algo.name)
             algo_kwargs(one, act_space)
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"{shown}: {exc}") from exc
-    env = gym.make(trial.env.id, **{**trial.env.kwargs, **trial.env.eval_kwargs})
+            raise InputError(f"{shown}: {exc}") from exc
+    env = make_env(trial.env.id, **{**trial.env.kwargs, **trial.env.eval_kwargs})
     try:
         metrics = (*BASE_METRICS, *probe_metric_keys(env))
     finally:
         env.close()
     if cfg.metric not in metrics:
-        raise ValueError(
+        raise InputError(
             f"metric={cfg.metric!r} is not reported by {trial.env.id}'s evaluations; "
             f"choose one of {list(metrics)}"
         )

@@ -27,6 +27,8 @@ from typing import Any
 import yaml
 
 from robot_rl import runs as rd
+from robot_rl.configfile import read_yaml_mapping
+from robot_rl.errors import InputError, MissingInputError
 from robot_rl.sweep.config import SweepConfig, sweep_from_dict
 from robot_rl.sweep.trial import TRIAL_JSON, TRIALS, trial_params, write_trial_info
 
@@ -42,7 +44,7 @@ def require_ray() -> None:
         import ray  # noqa: F401
         from ray import tune  # noqa: F401
     except ImportError as exc:
-        raise ModuleNotFoundError(f"{INSTALL_HINT} ({exc})") from exc
+        raise InputError(f"{INSTALL_HINT} ({exc})") from exc
 
 
 @dataclass
@@ -82,25 +84,25 @@ def prepare_sweep_dir(sweep_dir: Path, cfg: SweepConfig | None, resume: bool, ov
     if resume:
         cfg = load_saved_sweep(sweep_dir)
         if not (sweep_dir / TUNE_DIR).is_dir():
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"cannot resume: {sweep_dir / TUNE_DIR} not found (the sweep died before Tune saved its "
                 f"state); start it again with --overwrite"
             )
         summary = sweep_dir / "summary.json"
         if summary.is_file() and rd.read_json(summary).get("complete") is True:
-            raise ValueError(
+            raise InputError(
                 f"sweep {sweep_dir} is complete: nothing to resume (--report rebuilds its table and plot)"
             )
         return cfg
     assert cfg is not None
     if sweep_dir.exists() and any(sweep_dir.iterdir()):
         if not overwrite:
-            raise ValueError(
+            raise InputError(
                 f"sweep directory {sweep_dir} already exists; pass --resume to continue it, "
                 f"--overwrite to replace it, or choose another --out"
             )
         if not ((sweep_dir / SWEEP_YAML).is_file() or (sweep_dir / TUNE_DIR).is_dir()):
-            raise ValueError(
+            raise InputError(
                 f"{sweep_dir} is not empty and holds no sweep ({SWEEP_YAML}); --overwrite deletes only "
                 f"sweep directories: choose another --out"
             )
@@ -117,9 +119,8 @@ def load_saved_sweep(sweep_dir: Path) -> SweepConfig:
         FileNotFoundError: ``sweep_dir`` holds no ``sweep.yaml``.
     """
     path = sweep_dir / SWEEP_YAML
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: is {sweep_dir} a sweep directory?")
-    return sweep_from_dict(yaml.safe_load(path.read_text()), sweep_dir, where=str(path))
+    raw = read_yaml_mapping(path, "sweep state", f"is {sweep_dir} a sweep directory?")
+    return sweep_from_dict(raw, sweep_dir, where=str(path))
 
 
 def start_ray(address: str | None, cpus: int | None) -> None:
@@ -150,7 +151,7 @@ def check_resources(cfg: SweepConfig) -> None:
     for name, key in (("cpu", "CPU"), ("gpu", "GPU")):
         want = float(cfg.resources.get(name, 0.0))
         if want > float(have.get(key, 0.0)):
-            raise ValueError(
+            raise InputError(
                 f"each trial asks for resources.{name}={want:g} but the Ray cluster has "
                 f"{float(have.get(key, 0.0)):g} {key}s in all; lower resources.{name} (or env.n_envs for "
                 f"subproc envs) or give Ray more (--cpus N, or a bigger cluster)"

@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 
 from robot_rl import runs as rd
+from robot_rl.errors import InputError
 from robot_rl.sweep.config import SweepConfig
 from robot_rl.sweep.trial import TRIAL_JSON, TRIALS
 
@@ -254,7 +255,7 @@ def write_report(sweep_dir: Path, cfg: SweepConfig, extra: dict[str, Any] | None
     """
     rows = collect(sweep_dir, cfg)
     if not rows:
-        raise ValueError(f"{sweep_dir / TRIALS} has no trials yet")
+        raise InputError(f"{sweep_dir / TRIALS} has no trials yet")
     configs = rank_configs(rows, cfg.mode)
     table = markdown(cfg, rows, configs)
     rd.atomic_write_text(sweep_dir / "trials.md", table)

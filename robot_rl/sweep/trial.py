@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from robot_rl import runs as rd
+from robot_rl.errors import InputError
 from robot_rl.sweep.config import SweepConfig
 
 TRIALS = "trials"
@@ -82,7 +83,7 @@ def run_trial(config: dict[str, Any], sweep_dir: str, sweep: dict[str, Any]) -> 
             written = True
         result = report_metrics(summary)
         if metric not in result:
-            raise ValueError(
+            raise InputError(
                 f"metric={metric!r} is not in the evaluation results; reported: {sorted(result)}"
             )
         tune.report(result)

@@ -10,6 +10,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from robot_rl.errors import InputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``robot-rl train``."""
@@ -47,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.run_dir is None:
             if args.config is None:
-                raise ValueError(
+                raise InputError(
                     "--resume needs --run-dir DIR (or the CONFIG whose default run dir to resume)"
                 )
             args.run_dir = Path("runs") / load_config(args.config).name
         cfg = resume_config(args.run_dir, overrides)
     else:
         if args.config is None:
-            raise ValueError(
+            raise InputError(
                 "a CONFIG is required (a shipped name such as grasp_ppo, or a YAML file) "
                 "unless --resume is given"
             )

@@ -1,32 +1,50 @@
-"""Training configuration: typed dataclasses loaded from YAML and validated strictly.
+"""Training configuration: typed pydantic models loaded from YAML and validated strictly.
 
 A config is a YAML file or the name of a shipped one (``grasp_ppo``: ``launch/grasp_ppo.yaml`` in
 the repository, installed inside the package; ``robot-rl configs`` lists them).
 
-A config has four sections (``name`` plus ``env``, ``algo``, ``train``); see ``docs/training.md``.
-Every key is checked against the dataclass fields, every value against its type (and the
+A config has ``name`` and the sections ``env``, ``algo``, ``train`` and (optional) ``distill``; see
+``docs/training.md``.
+Every key is checked against the model's fields, every value against its type (and the
 ``Literal`` choices), so a typo fails *before* anything is written, with a message naming the key
 and what is accepted. ``--set section.key=value`` overrides are applied to the raw mapping first
-(values parsed as YAML, so ``--set train.total_timesteps=2e4`` or ``--set env.kwargs.split=val``).
+(values parsed as YAML by :mod:`robot_rl.configfile`, the one parser of every config:
+``--set train.total_timesteps=2e4``, ``--set env.kwargs.split=val``,
+``--set train.demo_controller=null``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
 import yaml
+from pydantic import Field, field_validator
+
+from robot_rl.configfile import Int, StrictModel, apply_overrides, read_yaml_mapping, validate
+from robot_rl.errors import InputError
+
+__all__ = [
+    "OFF_POLICY",
+    "AlgoConfig",
+    "AlgoName",
+    "Config",
+    "DistillConfig",
+    "EnvConfig",
+    "HerConfig",
+    "NormalizeConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "config_from_dict",
+    "dump_config",
+    "load_config",
+]
 
 AlgoName = Literal["ppo", "sac", "td3", "tqc", "dqn"]
 OFF_POLICY: frozenset[str] = frozenset({"sac", "td3", "tqc", "dqn"})
 
 
-@dataclass
-class NormalizeConfig:
+class NormalizeConfig(StrictModel):
     """``VecNormalize`` settings (running mean/std of observations and, optionally, returns).
 
     Attributes:
@@ -44,8 +62,7 @@ class NormalizeConfig:
     clip_reward: float = 10.0
 
 
-@dataclass
-class EnvConfig:
+class EnvConfig(StrictModel):
     """Which environment, how many copies, and how they are vectorized.
 
     Attributes:
@@ -58,15 +75,14 @@ class EnvConfig:
     """
 
     id: str = ""
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    eval_kwargs: dict[str, Any] = field(default_factory=dict)
-    n_envs: int = 1
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    eval_kwargs: dict[str, Any] = Field(default_factory=dict)
+    n_envs: Int = Field(default=1, ge=1)
     vec_env: Literal["dummy", "subproc"] = "dummy"
-    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
 
 
-@dataclass
-class HerConfig:
+class HerConfig(StrictModel):
     """Hindsight Experience Replay (goal envs with Dict observations, off-policy algorithms only).
 
     Attributes:
@@ -76,30 +92,30 @@ class HerConfig:
     """
 
     enabled: bool = False
-    n_sampled_goal: int = 4
+    n_sampled_goal: Int = Field(default=4, ge=1)
     goal_selection_strategy: Literal["future", "final", "episode"] = "future"
 
 
-@dataclass
-class AlgoConfig:
+class AlgoConfig(StrictModel):
     """The learner.
 
     Attributes:
         name: ``ppo``, ``sac``, ``td3``, ``tqc`` (sb3-contrib) or ``dqn``.
         kwargs: Constructor arguments of the SB3 class (``learning_rate``, ``batch_size``, ...);
             checked against the class signature.
-        policy_kwargs: ``net_arch``, ``activation_fn`` (``relu``/``tanh``/``elu``/``leaky_relu``), ...
+        policy_kwargs: ``net_arch``, ``activation_fn`` (``relu``/``tanh``/``elu``/``leaky_relu``),
+            ``features_extractor`` (``depth_cnn``: :class:`robot_rl.nets.DepthCnnExtractor` for
+            depth-image observations) with ``features_extractor_kwargs``, ...
         her: Hindsight Experience Replay settings.
     """
 
     name: AlgoName = "ppo"
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    policy_kwargs: dict[str, Any] = field(default_factory=dict)
-    her: HerConfig = field(default_factory=HerConfig)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    policy_kwargs: dict[str, Any] = Field(default_factory=dict)
+    her: HerConfig = Field(default_factory=HerConfig)
 
 
-@dataclass
-class TrainConfig:
+class TrainConfig(StrictModel):
     """Budget, seeding, checkpoints and evaluation during training.
 
     Attributes:
@@ -119,44 +135,91 @@ class TrainConfig:
         log_interval_s: Seconds between plain progress lines when stderr is not a terminal.
         max_wall_time_s: Stop training after this much wall time in seconds (0: no limit).
         demo_controller: ``"module:Class"`` of a scripted controller whose episodes seed the
-            replay buffer of an off-policy learner before training ("" = none); see
-            :mod:`robot_rl.train.demos`.
-        demo_episodes: Number of demonstration episodes (counted in the env steps). Off-policy
-            learners get them in the replay buffer, PPO is behaviour-cloned on them first.
+            replay buffer of an off-policy learner before training (``null`` or ``""``: none, the
+            warm start is off); see :mod:`robot_rl.train.demos`.
+        demo_episodes: Number of demonstration episodes (counted in the env steps; 0: the warm
+            start is off). Off-policy learners get them in the replay buffer, PPO is
+            behaviour-cloned on them first.
         bc_epochs: Behaviour-cloning epochs over the demonstrations (PPO only).
     """
 
-    total_timesteps: int = 100_000
-    seed: int = 0
+    total_timesteps: Int = Field(default=100_000, ge=1)
+    seed: Int = Field(default=0, ge=0)
     device: str = "cpu"
-    torch_threads: int = 1
-    checkpoint_freq: int = 20_000
-    keep_checkpoints: int = 2
-    eval_freq: int = 10_000
-    eval_episodes: int = 20
-    eval_seed: int = 1_000_000
-    success_threshold: float = 0.9
-    metric_thresholds: dict[str, float] = field(default_factory=dict)
+    torch_threads: Int = Field(default=1, ge=0)
+    checkpoint_freq: Int = Field(default=20_000, ge=1)
+    keep_checkpoints: Int = Field(default=2, ge=1)
+    eval_freq: Int = Field(default=10_000, ge=0)
+    eval_episodes: Int = Field(default=20, ge=1)
+    eval_seed: Int = Field(default=1_000_000, ge=0)
+    success_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    metric_thresholds: dict[str, float] = Field(default_factory=dict)
     stop_on_success: bool = False
-    log_interval_s: float = 30.0
-    max_wall_time_s: float = 0.0
-    demo_controller: str = ""
-    demo_episodes: int = 0
-    bc_epochs: int = 20
+    log_interval_s: float = Field(default=30.0, gt=0.0)
+    max_wall_time_s: float = Field(default=0.0, ge=0.0)
+    demo_controller: str | None = None
+    demo_episodes: Int = Field(default=0, ge=0)
+    bc_epochs: Int = Field(default=20, ge=0)
+
+    @field_validator("demo_controller")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def warm_start(self) -> bool:
+        """Whether demonstrations run before learning (a controller and at least one episode)."""
+        return bool(self.demo_controller) and self.demo_episodes > 0
 
 
-@dataclass
-class Config:
+class DistillConfig(StrictModel):
+    """Teacher-student distillation by DAgger before (optional) RL fine-tuning; see
+    :mod:`robot_rl.train.dagger`.
+
+    Attributes:
+        enabled: Run DAgger first (its env steps count in ``train.total_timesteps``; the rest, if
+            any, is the learner's own fine-tuning).
+        teacher: ``"module:Class"`` of the privileged teacher (``Class(state_layout)``,
+            ``reset()``, ``__call__(privileged_obs)``).
+        iterations: DAgger iterations.
+        steps_per_iteration: Env steps (all envs together) collected per iteration.
+        beta_decay: The teacher drives with probability ``beta_decay ** iteration``.
+        epochs: Passes over the aggregated dataset per iteration.
+        batch_size: Minibatch size of the imitation regression.
+        learning_rate: Adam learning rate of the imitation regression.
+        max_samples: Aggregated dataset size (newest kept).
+        eval_episodes: Held-out episodes evaluated after each iteration (``train.eval_seed``).
+    """
+
+    enabled: bool = False
+    teacher: str = "robot_rl.envs.scripted.grasp_controller:ScriptedGraspController"
+    iterations: Int = Field(default=10, ge=1)
+    steps_per_iteration: Int = Field(default=2000, ge=1)
+    beta_decay: float = Field(default=0.5, ge=0.0, le=1.0)
+    epochs: Int = Field(default=4, ge=1)
+    batch_size: Int = Field(default=256, ge=1)
+    learning_rate: float = Field(default=3e-4, gt=0.0)
+    max_samples: Int = Field(default=50_000, ge=1)
+    eval_episodes: Int = Field(default=20, ge=1)
+
+    @property
+    def steps(self) -> int:
+        """Env steps DAgger takes in all (rounded up to whole vectorized steps by the rollout)."""
+        return self.iterations * self.steps_per_iteration
+
+
+class Config(StrictModel):
     """A complete training configuration (one YAML file, e.g. the shipped ``grasp_ppo``)."""
 
     name: str = "run"
-    env: EnvConfig = field(default_factory=EnvConfig)
-    algo: AlgoConfig = field(default_factory=AlgoConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    algo: AlgoConfig = Field(default_factory=AlgoConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (what ``config.yaml`` holds)."""
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
 
 # ---------------------------------------------------------------------- loading
@@ -169,8 +232,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         overrides: ``section.key=value`` strings, applied in order.
 
     Raises:
-        FileNotFoundError: The file does not exist, or the name is no shipped training config.
-        ValueError: Malformed YAML, an unknown key, or a value of the wrong type/choice.
+        MissingInputError: The file does not exist, or the name is no shipped training config.
+        InputError: Malformed YAML, an unknown key, or a value of the wrong type/choice.
     """
     from robot_rl.resources import resolve_config
 
@@ -180,162 +243,66 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     return config_from_dict(apply_overrides(raw, overrides))
 
 
-def read_yaml_mapping(path: str | Path, what: str, hint: str) -> dict[str, Any]:
-    """The top-level mapping of a YAML file (a training config, a sweep file).
-
-    Raises:
-        FileNotFoundError: No such file (the message names ``what`` and gives ``hint``).
-        ValueError: Not valid YAML, or not a mapping at the top level.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {str(path)!r} not found ({hint})")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    return raw
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with ``a.b.c=value`` overrides applied (value parsed as YAML)."""
-    import copy
-
-    out = copy.deepcopy(raw)
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value (e.g. train.total_timesteps=20000), got {item!r}")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"--set {item!r}: value is not valid YAML: {exc}") from exc
-        value = number_or_text(value)
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ValueError(f"--set {item!r}: {part!r} is not a section")
-            node = child
-        node[parts[-1]] = value
-    return out
-
-
-def number_or_text(value: Any) -> Any:
-    """YAML reads ``2e4`` as text; on the command line it is meant as the number 20000.0."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def config_from_dict(raw: dict[str, Any]) -> Config:
     """Validate a nested mapping into a :class:`Config` (see :func:`load_config`)."""
-    cfg = _build(Config, raw, "")
+    cfg = validate(Config, raw)
     _check_semantics(cfg)
     return cfg
-
-
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ValueError(f"{prefix or 'config'} must be a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in raw if k not in names]
-    if unknown:
-        where = prefix.rstrip(".") or "top level"
-        raise ValueError(f"unknown key {prefix}{unknown[0]!r} ({where}); accepted keys: {', '.join(names)}")
-    values = {k: _coerce(hints[k], v, f"{prefix}{k}") for k, v in raw.items()}
-    return cls(**values)
-
-
-def _coerce(tp: Any, value: Any, key: str) -> Any:
-    origin = get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value if value is not None else {}, key + ".")  # type: ignore[arg-type]
-    if origin is Literal:
-        choices = list(get_args(tp))
-        if value not in choices:
-            raise ValueError(f"{key}={value!r} is not accepted; choose one of {choices}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        return None if value is None else _coerce(args[0], value, key)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{key}={value!r} is not accepted; expected true or false")
-        return value
-    if tp is int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # YAML reads 1e5 as a float
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError(f"{key}={value!r} is not accepted; expected an integer")
-        return value
-    if tp is float:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ValueError(f"{key}={value!r} is not accepted; expected a number")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{key}={value!r} is not accepted; expected a string")
-        return value
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"{key}={value!r} is not accepted; expected a mapping")
-        return dict(value)
-    raise TypeError(f"config field {key} has unsupported type {tp!r}")  # programming error
 
 
 def _check_semantics(cfg: Config) -> None:
     """Cross-field checks that the types alone cannot express."""
     if not cfg.env.id:
-        raise ValueError("env.id is required (a Gymnasium id such as robot_rl/PandaGrasp-v0)")
-    positive = {
-        "env.n_envs": cfg.env.n_envs,
-        "train.total_timesteps": cfg.train.total_timesteps,
-        "train.checkpoint_freq": cfg.train.checkpoint_freq,
-        "train.keep_checkpoints": cfg.train.keep_checkpoints,
-        "train.eval_episodes": cfg.train.eval_episodes,
-    }
-    for key, value in positive.items():
-        if value < 1:
-            raise ValueError(f"{key}={value!r} is not accepted; expected an integer >= 1")
-    for key, value in {
-        "train.eval_freq": cfg.train.eval_freq,
-        "train.torch_threads": cfg.train.torch_threads,
-    }.items():
-        if value < 0:
-            raise ValueError(f"{key}={value!r} is not accepted; expected an integer >= 0")
-    if not 0.0 <= cfg.train.success_threshold <= 1.0:
-        raise ValueError(f"train.success_threshold={cfg.train.success_threshold!r}; expected in [0, 1]")
+        raise InputError("env.id is required (a Gymnasium id such as robot_rl/PandaGrasp-v0)")
     if cfg.algo.her.enabled and cfg.algo.name not in OFF_POLICY - {"dqn"}:
-        raise ValueError(
+        raise InputError(
             f"algo.her.enabled=true needs an off-policy continuous learner; "
             f"algo.name={cfg.algo.name!r}, choose one of ['sac', 'td3', 'tqc']"
         )
-    if cfg.train.demo_episodes < 0 or (cfg.train.demo_episodes > 0) != bool(cfg.train.demo_controller):
-        raise ValueError(
-            "train.demo_episodes > 0 and train.demo_controller ('module:Class') go together; "
-            f"got demo_episodes={cfg.train.demo_episodes}, demo_controller={cfg.train.demo_controller!r}"
+    t = cfg.train
+    if t.demo_episodes > 0 and "demo_controller" not in t.model_fields_set:
+        raise InputError(
+            f"train.demo_episodes={t.demo_episodes} > 0 and train.demo_controller ('module:Class') go "
+            "together; give the controller, or demo_controller: null / demo_episodes: 0 for no warm start"
         )
     act = cfg.algo.policy_kwargs.get("activation_fn")
     if act is not None:
         from robot_rl.runs import ACTIVATIONS
 
         if act not in ACTIVATIONS:
-            raise ValueError(
+            raise InputError(
                 f"algo.policy_kwargs.activation_fn={act!r} is not accepted; choose one of "
                 f"{list(ACTIVATIONS)} (the activations robot-rl export implements in ONNX, TorchScript and C)"
             )
+    if cfg.distill.enabled:
+        if cfg.env.normalize.enabled:
+            raise InputError(
+                "distill.enabled=true needs env.normalize.enabled=false: the student's network scales its "
+                "own input, and the teacher's labels are actions, not normalized values"
+            )
+        if cfg.algo.name != "ppo":
+            raise InputError(
+                "distill.enabled=true trains a PPO policy (fine-tunable afterwards); "
+                f"algo.name={cfg.algo.name!r}, choose ppo"
+            )
+        if cfg.train.warm_start:
+            raise InputError("distill and the demonstration warm start (train.demo_*) exclude each other")
+    extractor = cfg.algo.policy_kwargs.get("features_extractor")
+    if extractor is not None:
+        from robot_rl.nets import FEATURES_EXTRACTORS
+
+        if extractor not in FEATURES_EXTRACTORS:
+            raise InputError(
+                f"algo.policy_kwargs.features_extractor={extractor!r} is not accepted; choose one of "
+                f"{list(FEATURES_EXTRACTORS)} (the networks robot-rl export implements)"
+            )
+    if "features_extractor_class" in cfg.algo.policy_kwargs:
+        raise InputError(
+            "algo.policy_kwargs.features_extractor_class is not accepted in a config; name the extractor "
+            "with features_extractor (see robot_rl.nets.FEATURES_EXTRACTORS)"
+        )
     if not cfg.name or "/" in cfg.name:
-        raise ValueError(f"name={cfg.name!r} is not accepted; expected a non-empty name without '/'")
+        raise InputError(f"name={cfg.name!r} is not accepted; expected a non-empty name without '/'")
 
 
 def dump_config(cfg: Config) -> str:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from robot_rl.errors import InputError
+
 
 def load_controller_class(spec: str) -> Any:
     """Import ``"package.module:Class"``.
@@ -33,14 +35,14 @@ def load_controller_class(spec: str) -> Any:
     """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(
+        raise InputError(
             f"train.demo_controller={spec!r}; expected 'module:Class', e.g. "
             "'robot_rl.envs.scripted.grasp_controller:ScriptedGraspController'"
         )
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"train.demo_controller={spec!r} cannot be imported: {exc}") from exc
+        raise InputError(f"train.demo_controller={spec!r} cannot be imported: {exc}") from exc
 
 
 def _raw_obs(obs: Any, i: int) -> Any:
@@ -119,7 +121,7 @@ def behaviour_clone(model: Any, controller_spec: str, episodes: int, epochs: int
     stats = collect_demos(model, controller_spec, episodes, into_buffer=False)
     obs_steps, actions = stats.pop("obs"), np.concatenate(stats.pop("actions"))
     if isinstance(obs_steps[0], dict):
-        raise ValueError("behaviour cloning supports flat (Box) observations only")
+        raise InputError("behaviour cloning supports flat (Box) observations only")
     obs = np.concatenate(obs_steps)
     vecnorm = model.get_vec_normalize_env()
     if vecnorm is not None:

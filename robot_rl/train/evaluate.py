@@ -19,6 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from robot_rl.errors import InputError
 from robot_rl.train.sb3 import METRIC_PREFIX, FlattenMetrics, probe_metric_keys
 
 #: First seed of reported evaluations (robot-rl evaluate, demo, bench train). Training selects its
@@ -89,11 +90,11 @@ def run_episodes(
         video_episodes: Indices of episodes whose ``rgb_array`` frames are kept.
     """
     if episodes < 1:
-        raise ValueError(f"episodes={episodes!r} is not accepted; expected an integer >= 1")
-    import robot_rl  # noqa: F401  (registers ids)
+        raise InputError(f"episodes={episodes!r} is not accepted; expected an integer >= 1")
+    from robot_rl.envs.make import make_env
 
     render = "rgb_array" if video_episodes else None
-    env = gym.make(env_id, render_mode=render, **env_kwargs) if render else gym.make(env_id, **env_kwargs)
+    env = make_env(env_id, render_mode=render, **env_kwargs) if render else make_env(env_id, **env_kwargs)
     keys = probe_metric_keys(env)
     env = FlattenMetrics(env, keys)
     rows: list[dict[str, Any]] = []
@@ -171,7 +172,7 @@ def summarize(rows: list[dict[str, Any]], metric_keys: tuple[str, ...] = ()) -> 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     """Per-episode rows as CSV (header from the first row)."""
     if not rows:
-        raise ValueError("no episodes to write")
+        raise InputError("no episodes to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -188,16 +189,16 @@ def write_video(frames: dict[int, list[np.ndarray]], path: Path, fps: float) -> 
     import imageio.v2 as imageio
 
     if path.suffix.lower() not in (".gif", ".mp4"):
-        raise ValueError(f"video path {path} must end in .gif or .mp4")
+        raise InputError(f"video path {path} must end in .gif or .mp4")
     all_frames = [f for i in sorted(frames) for f in frames[i]]
     if not all_frames:
-        raise ValueError("no frames were recorded (does the env support render_mode='rgb_array'?)")
+        raise InputError("no frames were recorded (does the env support render_mode='rgb_array'?)")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".mp4":
         try:
             imageio.mimwrite(str(path), all_frames, fps=fps, macro_block_size=1)  # type: ignore[arg-type]
         except (ImportError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"cannot write MP4 ({exc}); install imageio-ffmpeg or use a .gif path") from exc
+            raise InputError(f"cannot write MP4 ({exc}); install imageio-ffmpeg or use a .gif path") from exc
     else:
         imageio.mimwrite(str(path), all_frames, duration=1000.0 / fps, loop=0)  # type: ignore[arg-type]
     return path
@@ -219,19 +220,18 @@ def format_summary(summary: dict[str, Any]) -> str:
 def eval_env_kwargs(
     run_info: dict[str, Any], env_id: str, split: str | None, sets: list[str]
 ) -> dict[str, Any]:
-    """Env kwargs for evaluation: the run's eval kwargs, the split (``test`` by default) and overrides."""
-    import yaml
+    """Env kwargs for evaluation: the run's eval kwargs, the split (``test`` by default) and overrides.
+
+    ``sets`` are ``--set-env KEY=VALUE`` strings, parsed like every override
+    (:func:`robot_rl.configfile.apply_overrides`: ``1e-4`` is a number, ``null`` is None).
+    """
+    from robot_rl.configfile import apply_overrides
 
     kwargs = dict(run_info.get("eval_env_kwargs", run_info.get("env_kwargs", {})))
     if split is not None:
         if not accepts_kwarg(env_id, "split"):
-            raise ValueError(f"--split given but {env_id} has no 'split' argument")
+            raise InputError(f"--split given but {env_id} has no 'split' argument")
         kwargs["split"] = split
     elif accepts_kwarg(env_id, "split"):
         kwargs["split"] = "test"
-    for item in sets:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set-env expects KEY=VALUE, got {item!r}")
-        kwargs[key] = yaml.safe_load(text)
-    return kwargs
+    return apply_overrides(kwargs, sets, flag="--set-env")

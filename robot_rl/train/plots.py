@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from robot_rl.errors import InputError, MissingInputError
+
 PANELS = (
     ("num_timesteps", "success_rate", "env steps", "success rate"),
     ("num_timesteps", "return_mean", "env steps", "mean return"),
@@ -30,11 +32,11 @@ def read_evaluations(run: Path) -> dict[str, np.ndarray]:
     """
     path = run / "logs" / "evaluations.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {run} has no evaluations (train.eval_freq > 0 needed)")
+        raise MissingInputError(f"{path} not found: {run} has no evaluations (train.eval_freq > 0 needed)")
     with path.open() as fh:
         rows = list(csv.DictReader(fh))
     if not rows:
-        raise ValueError(f"{path} has no rows")
+        raise InputError(f"{path} has no rows")
     cols = {
         k: np.array([float(r[k]) for r in rows])
         for k in ("num_timesteps", "wall_time_s", "success_rate", "return_mean")
@@ -72,9 +74,9 @@ def plot_runs(runs: list[Path], out: Path, labels: list[str] | None = None, titl
     import matplotlib.pyplot as plt
 
     if not runs:
-        raise ValueError("no runs to plot")
+        raise InputError("no runs to plot")
     if labels is not None and len(labels) != len(runs):
-        raise ValueError(f"--label given {len(labels)} times for {len(runs)} runs")
+        raise InputError(f"--label given {len(labels)} times for {len(runs)} runs")
     groups: dict[str, list[dict[str, np.ndarray]]] = defaultdict(list)
     for i, run in enumerate(runs):
         groups[labels[i] if labels else run_label(run)].append(read_evaluations(run))

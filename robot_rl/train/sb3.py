@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from robot_rl.errors import InputError
 from robot_rl.runs import ACTIVATIONS, algo_class
 from robot_rl.train.config import Config
 
@@ -133,9 +134,9 @@ def make_vec_env(
         elif vec_env in ("dummy", "subproc"):
             venv = DummyVecEnv(fns)
         else:
-            raise ValueError(f"env.vec_env={vec_env!r} is not accepted; choose one of ['dummy', 'subproc']")
+            raise InputError(f"env.vec_env={vec_env!r} is not accepted; choose one of ['dummy', 'subproc']")
     except gym.error.Error as exc:
-        raise ValueError(f"cannot make env {env_id!r} with kwargs {kwargs}: {exc}") from exc
+        raise InputError(f"cannot make env {env_id!r} with kwargs {kwargs}: {exc}") from exc
     venv.seed(seed)
     return venv
 
@@ -158,7 +159,9 @@ def wrap_normalize(venv: Any, cfg: Config, load_path: Path | None = None, traini
             clip_obs=norm.clip_obs,
             clip_reward=norm.clip_reward,
             gamma=gamma,
-            norm_obs_keys=["observation", "achieved_goal", "desired_goal"]
+            # Dict spaces: the vector parts (goal envs: observation and goals; depth: proprio);
+            # images are scaled inside the network instead (robot_rl.nets)
+            norm_obs_keys=[k for k, s in venv.observation_space.spaces.items() if len(s.shape or ()) == 1]
             if isinstance(venv.observation_space, spaces.Dict)
             else None,
         )
@@ -171,10 +174,15 @@ def wrap_normalize(venv: Any, cfg: Config, load_path: Path | None = None, traini
 def _policy_kwargs(raw: dict[str, Any]) -> dict[str, Any]:
     import torch.nn as nn
 
+    from robot_rl.nets import FEATURES_EXTRACTORS
+
     out = dict(raw)
     act = out.get("activation_fn")
     if act is not None:  # validated by the config (robot_rl.train.config): an exportable one
         out["activation_fn"] = getattr(nn, ACTIVATIONS[act])
+    extractor = out.pop("features_extractor", None)
+    if extractor is not None:  # validated by the config too: a name of robot_rl.nets
+        out["features_extractor_class"] = FEATURES_EXTRACTORS[extractor]
     return out
 
 
@@ -191,14 +199,14 @@ def algo_kwargs(cfg: Config, action_space: spaces.Space[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in cfg.algo.kwargs.items():
         if key not in accepted:
-            raise ValueError(
+            raise InputError(
                 f"unknown key algo.kwargs.{key} for {cfg.algo.name}; accepted keys: {', '.join(accepted)}"
             )
         out[key] = tuple(value) if isinstance(value, list) else value
     noise = out.get("action_noise")
     if noise is not None:
         if not isinstance(noise, int | float) or not isinstance(action_space, spaces.Box):
-            raise ValueError(
+            raise InputError(
                 f"algo.kwargs.action_noise={noise!r}; expected the std of Gaussian noise (float)"
             )
         dim = action_space.shape[0]
@@ -213,7 +221,7 @@ def make_model(cfg: Config, venv: Any, tensorboard_log: str | None = None) -> An
     goal_env = isinstance(venv.observation_space, spaces.Dict)
     if cfg.algo.her.enabled:
         if not goal_env:
-            raise ValueError(
+            raise InputError(
                 f"algo.her.enabled=true needs a goal env with Dict observations; {cfg.env.id} is not"
             )
         from stable_baselines3 import HerReplayBuffer
@@ -225,7 +233,7 @@ def make_model(cfg: Config, venv: Any, tensorboard_log: str | None = None) -> An
         }
     try:
         return cls(
-            "MultiInputPolicy" if goal_env else "MlpPolicy",
+            "MultiInputPolicy" if isinstance(venv.observation_space, spaces.Dict) else "MlpPolicy",
             venv,
             seed=cfg.train.seed,
             device=cfg.train.device,
@@ -235,7 +243,7 @@ def make_model(cfg: Config, venv: Any, tensorboard_log: str | None = None) -> An
             **kwargs,
         )
     except (AssertionError, TypeError) as exc:
-        raise ValueError(f"{cfg.algo.name} rejected the config: {exc}") from exc
+        raise InputError(f"{cfg.algo.name} rejected the config: {exc}") from exc
 
 
 def is_goal_space(space: spaces.Space[Any]) -> bool:

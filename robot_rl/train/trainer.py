@@ -18,6 +18,8 @@ from typing import Any
 import gymnasium as gym
 
 from robot_rl import runs as rd
+from robot_rl.configfile import apply_overrides, read_yaml_mapping
+from robot_rl.errors import InputError, MissingInputError
 from robot_rl.train.callbacks import (
     CheckpointCallback,
     Clock,
@@ -29,7 +31,8 @@ from robot_rl.train.callbacks import (
     load_state,
     save_final,
 )
-from robot_rl.train.config import Config, apply_overrides, config_from_dict, dump_config
+from robot_rl.train.config import Config, config_from_dict, dump_config
+from robot_rl.train.dagger import DAGGER_DIR
 from robot_rl.train.sb3 import (
     algo_class,
     algo_kwargs,
@@ -60,9 +63,9 @@ def check_env(cfg: Config) -> tuple[Any, Any]:
         try:
             env = gym.make(cfg.env.id, **kwargs)
         except gym.error.Error as exc:
-            raise ValueError(f"env.id={cfg.env.id!r}: {exc}") from exc
+            raise InputError(f"env.id={cfg.env.id!r}: {exc}") from exc
         except TypeError as exc:
-            raise ValueError(f"env.kwargs {kwargs} rejected by {cfg.env.id}: {exc}") from exc
+            raise InputError(f"env.kwargs {kwargs} rejected by {cfg.env.id}: {exc}") from exc
         spaces = env.observation_space, env.action_space
         episode_steps = getattr(env.unwrapped, "max_episode_steps", None) or (
             env.spec and env.spec.max_episode_steps
@@ -70,7 +73,7 @@ def check_env(cfg: Config) -> tuple[Any, Any]:
         env.close()
     starts = int(cfg.algo.kwargs.get("learning_starts", 100))
     if cfg.algo.her.enabled and episode_steps and starts < cfg.env.n_envs * episode_steps:
-        raise ValueError(
+        raise InputError(
             f"algo.kwargs.learning_starts={starts} is too small for HER: it must be >= n_envs x episode "
             f"length = {cfg.env.n_envs} x {episode_steps} so that the first episodes are complete"
         )
@@ -81,11 +84,11 @@ def prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
     """Refuse to clobber an existing run unless ``resume`` or ``overwrite``."""
     if resume:
         if not (run / rd.RUN_JSON).is_file():
-            raise FileNotFoundError(f"cannot resume: {run / rd.RUN_JSON} not found")
+            raise MissingInputError(f"cannot resume: {run / rd.RUN_JSON} not found")
         return
     if run.exists() and any(run.iterdir()):
         if not overwrite:
-            raise ValueError(
+            raise InputError(
                 f"run directory {run} already exists; pass --resume to continue it, "
                 f"--overwrite to replace it, or choose another --run-dir"
             )
@@ -94,9 +97,7 @@ def prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
 
 def resume_config(run: Path, overrides: list[str]) -> Config:
     """The resolved config saved in a run, with ``--set`` overrides (e.g. a longer budget)."""
-    import yaml
-
-    raw = yaml.safe_load((run / "config.yaml").read_text())
+    raw = read_yaml_mapping(run / "config.yaml", "resolved config of the run", f"is {run} a run directory?")
     return config_from_dict(apply_overrides(raw, overrides))
 
 
@@ -144,8 +145,9 @@ def train(
     algo_class(cfg.algo.name)
     prepare_run_dir(run, resume, overwrite)
     ckpt = latest_checkpoint(run / rd.CHECKPOINTS) if resume else None
-    if resume and ckpt is None and not (run / rd.MODEL).is_file():
-        raise FileNotFoundError(f"cannot resume: no checkpoint in {run / rd.CHECKPOINTS}")
+    distilling = (run / DAGGER_DIR / "state.json").is_file()
+    if resume and ckpt is None and not (run / rd.MODEL).is_file() and not distilling:
+        raise MissingInputError(f"cannot resume: no checkpoint in {run / rd.CHECKPOINTS}")
     if cfg.train.torch_threads > 0:
         torch.set_num_threads(cfg.train.torch_threads)
     run.mkdir(parents=True, exist_ok=True)
@@ -158,7 +160,52 @@ def train(
     _write_run_json(run, cfg, "running", base)
     clock = Clock(state.wall_time_s)  # started before env creation and demonstrations: all counted
     model, start = _build_model(cfg, run, ckpt)
+    if cfg.distill.enabled and not _distilled(cfg, run):
+        try:
+            _distill(cfg, run, model, state, clock)
+        except KeyboardInterrupt:  # the last finished iteration is checkpointed in run/dagger
+            print("\ninterrupted during DAgger: robot-rl train --resume continues it", flush=True)
+            extra = {**base, "num_timesteps": int(model.num_timesteps), "wall_time_s": round(clock(), 3)}
+            _write_run_json(run, cfg, "interrupted", extra)
+            _close(model, interrupted=True)
+            return TrainOutcome(run, "interrupted", int(model.num_timesteps), clock(), None, {})
+        except Exception as exc:
+            _mark_failed(run, cfg, model, {**base, "resumed_from": start}, exc)
+            raise
     return _learn(cfg, run, model, state, base, start, clock, on_eval)
+
+
+def _distilled(cfg: Config, run: Path) -> bool:
+    """Whether the run's DAgger stage has done all ``distill.iterations`` (more may be asked on resume)."""
+    path = run / DAGGER_DIR / "state.json"
+    return path.is_file() and int(rd.read_json(path).get("iteration", 0)) >= cfg.distill.iterations
+
+
+def _distill(cfg: Config, run: Path, model: Any, state: TrainState, clock: Clock) -> None:
+    """DAgger before the learner's own training (resumes from ``run/dagger``); see :mod:`.dagger`."""
+    from robot_rl.train.dagger import run_dagger
+    from robot_rl.train.evaluate import run_episodes
+
+    eval_kwargs = {**cfg.env.kwargs, **cfg.env.eval_kwargs}
+
+    def evaluate(student: Any) -> dict[str, Any]:
+        result = run_episodes(
+            student, cfg.env.id, eval_kwargs, cfg.distill.eval_episodes, cfg.train.eval_seed
+        )
+        rd.write_json(run / rd.EVAL_JSON, {**result.summary, "num_timesteps": int(student.num_timesteps)})
+        return result.summary
+
+    t0 = time.monotonic()
+    stats = run_dagger(cfg, model, run, evaluate, log=lambda line: print(line, flush=True))
+    best = max((row["eval_success"] for row in stats["history"]), default=-1.0)
+    state.best_success = max(state.best_success, best)  # the RL stage must beat the student to replace it
+    model.robot_rl_distill = {
+        **stats["timing"],
+        "iterations": stats["iterations"],
+        "samples": stats["samples"],
+    }
+    model.robot_rl_warm_start_s = time.monotonic() - t0
+    print(f"[train] DAgger done in {clock():.0f} s: {stats['iterations']} iterations", flush=True)
 
 
 def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
@@ -175,9 +222,13 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
     )  # fmt: skip
     vn_path = ckpt / rd.VECNORM if ckpt is not None and (ckpt / rd.VECNORM).is_file() else None
     venv = wrap_normalize(venv, cfg, load_path=vn_path)
-    if ckpt is None:
+    if ckpt is None and (run / DAGGER_DIR / "model.zip").is_file():  # resuming an interrupted DAgger
+        model = algo_class(cfg.algo.name).load(
+            str(run / DAGGER_DIR / "model.zip"), env=venv, device=cfg.train.device
+        )
+    elif ckpt is None:
         model = make_model(cfg, venv)
-        if cfg.train.demo_episodes > 0:
+        if cfg.train.warm_start:
             t0 = time.monotonic()
             _warm_start(cfg, model)
             model.robot_rl_warm_start_s = time.monotonic() - t0  # reported in run.json timing
@@ -194,6 +245,7 @@ def _warm_start(cfg: Config, model: Any) -> None:
     from robot_rl.train.demos import behaviour_clone, prefill_with_demos
 
     t = cfg.train
+    assert t.demo_controller is not None  # warm_start checked it
     if cfg.algo.name == "ppo":
         stats = behaviour_clone(model, t.demo_controller, t.demo_episodes, t.bc_epochs)
         how = f"behaviour-cloned (final MSE {stats['bc_loss']:.4f})"
@@ -280,6 +332,7 @@ def _learn(
         "timing": {
             **timing.figures(),
             "warm_start_s": round(getattr(model, "robot_rl_warm_start_s", 0.0), 3),
+            **({"distill": model.robot_rl_distill} if hasattr(model, "robot_rl_distill") else {}),
         },
         "stopped_by_time_limit": progress.stopped_by_time,
         "resumed_from": start,

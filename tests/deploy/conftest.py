@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import pytest
 import torch
 
-from tests.deploy.toy_envs import TOY_GOAL_ID, register_toy_envs
+from tests.deploy.toy_envs import TOY_DEPTH_ID, TOY_GOAL_ID, register_toy_envs
 
 register_toy_envs()
 torch.set_num_threads(1)
@@ -27,56 +25,60 @@ RUNS: dict[str, tuple[str, str, bool, int]] = {
     "ppo_discrete_norm": ("ppo", "CartPole-v1", True, 256),
     "her_goal_norm": ("sac", TOY_GOAL_ID, True, 300),
     "grasp_ppo_norm": ("ppo", "robot_rl/PandaGrasp-v0", True, 256),
+    "depth_ppo_norm": ("ppo", TOY_DEPTH_ID, True, 256),
+    "depth_sac": ("sac", TOY_DEPTH_ID, False, 200),
+}
+#: A small depth CNN for the toy depth runs (fast to train; the default layer types).
+TOY_CNN: dict[str, Any] = {
+    "features_extractor": "depth_cnn",
+    "features_extractor_kwargs": {
+        "channels": [4, 8],
+        "kernels": [5, 3],
+        "strides": [2, 2],
+        "cnn_features": 16,
+    },
 }
 
 
-def _model(algo: str, env: Any) -> Any:
-    from sb3_contrib import TQC
-    from stable_baselines3 import DQN, PPO, SAC, TD3, HerReplayBuffer
-
-    small = {"net_arch": [32, 32]}
+def run_config(name: str, algo: str, env_id: str, normalize: bool, steps: int) -> dict[str, Any]:
+    """The training config of a tiny run (what a user would write in a YAML file)."""
+    kwargs: dict[str, Any] = {"learning_starts": 100}
+    policy_kwargs: dict[str, Any] = {"net_arch": [32, 32]}
     if algo == "ppo":
-        return PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=1, policy_kwargs=small, seed=0)
-    if algo == "dqn":
-        return DQN("MlpPolicy", env, learning_starts=100, policy_kwargs=small, seed=0)
-    cls = {"sac": SAC, "td3": TD3, "tqc": TQC}[algo]
-    kwargs: dict[str, Any] = {"learning_starts": 100, "policy_kwargs": dict(small), "seed": 0}
+        kwargs = {"n_steps": 128, "batch_size": 64, "n_epochs": 1}
     if algo == "tqc":
-        kwargs["policy_kwargs"]["n_critics"] = 2
-    if isinstance(env.observation_space, gym.spaces.Dict):
-        kwargs["replay_buffer_class"] = HerReplayBuffer
-        kwargs["replay_buffer_kwargs"] = {"n_sampled_goal": 2, "goal_selection_strategy": "future"}
-        return cls("MultiInputPolicy", env, **kwargs)
-    return cls("MlpPolicy", env, **kwargs)
+        policy_kwargs["n_critics"] = 2
+    if env_id == TOY_DEPTH_ID:
+        policy_kwargs.update(TOY_CNN)
+        if algo != "ppo":
+            kwargs.update(buffer_size=1000, batch_size=32)
+    return {
+        "name": name,
+        "env": {"id": env_id, "normalize": {"enabled": normalize, "clip_obs": 5.0}},
+        "algo": {
+            "name": algo,
+            "kwargs": kwargs,
+            "policy_kwargs": policy_kwargs,
+            "her": {"enabled": env_id == TOY_GOAL_ID, "n_sampled_goal": 2},
+        },
+        "train": {
+            "total_timesteps": steps,
+            "eval_freq": steps,  # one evaluation at the end, so eval.json is the trainer's own
+            "eval_episodes": 1,
+            "checkpoint_freq": steps,
+            "log_interval_s": 3600,
+        },
+    }
 
 
 def train_run(run_dir: Path, algo: str, env_id: str, normalize: bool, steps: int) -> Path:
-    """Train briefly and save RUN_DIR exactly as the run-directory contract says."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+    """Train briefly with ``robot-rl train``'s own trainer, so the run directory (run.json,
+    config.yaml, eval.json, vecnormalize.pkl) is exactly what the exporter gets from a user."""
+    from robot_rl.train.config import config_from_dict
+    from robot_rl.train.trainer import train
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    venv: Any = DummyVecEnv([lambda: gym.make(env_id)])
-    if normalize:
-        venv = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=5.0)
-    model = _model(algo, venv)
-    model.learn(steps)
-    model.save(run_dir / "model.zip")
-    if normalize:
-        venv.save(str(run_dir / "vecnormalize.pkl"))
-    meta = {
-        "schema": 1,
-        "env_id": env_id,
-        "env_kwargs": {},
-        "algo": algo,
-        "seed": 0,
-        "num_timesteps": steps,
-        "status": "finished",
-        "normalize": normalize,
-        "goal_env": env_id == TOY_GOAL_ID,
-    }
-    (run_dir / "run.json").write_text(json.dumps(meta))
-    (run_dir / "eval.json").write_text(json.dumps({"success_rate": 0.0, "episodes": 1, "return_mean": -1.0}))
-    venv.close()
+    cfg = config_from_dict(run_config(run_dir.name, algo, env_id, normalize, steps))
+    train(cfg, run_dir, command=f"tests/deploy/conftest.py {algo} {env_id}", overwrite=True)
     return run_dir
 
 

@@ -79,12 +79,16 @@ def test_defaults_without_a_config() -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
-        ("control_hz: 100\n", r"control_hz: Extra inputs are not permitted"),
-        ("safety: {slew: 1}\n", r"safety.slew: Extra inputs are not permitted"),
-        ("command_hz: -5\n", r"command_hz: Input should be greater than 0"),
+        ("control_hz: 100\n", r"unknown key 'control_hz' \(top level\); accepted keys: env_id, policy_hz"),
+        ("safety: {slew: 1}\n", r"unknown key safety.'slew' \(safety\); accepted keys: action_low"),
+        ("command_hz: -5\n", r"command_hz=-5 is not accepted; expected a number > 0"),
         (
             "safety: {watchdog_timeout_s: '0.1'}\n",
-            r"safety.watchdog_timeout_s: Input should be a valid number",
+            r"safety.watchdog_timeout_s='0.1' is not accepted; expected a number",
+        ),
+        (
+            "safety: {max_rate_per_s: fast}\n",
+            r"safety.max_rate_per_s='fast' is not accepted; expected a number or a list$",
         ),
         ("- 1\n- 2\n", r"expected a mapping"),
     ],

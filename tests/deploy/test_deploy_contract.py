@@ -353,7 +353,7 @@ def test_loose_config_and_wrong_rate_exit_2_before_driving(
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("safety:\n  slew: 1\n")
     assert main(["deploy", bundle, "--config", str(unknown)]) == 2
-    assert "safety.slew: Extra inputs are not permitted" in capsys.readouterr().err
+    assert "unknown key safety.'slew' (safety); accepted keys: action_low" in capsys.readouterr().err
 
 
 def test_old_schema_bundles_are_refused_with_a_hint(

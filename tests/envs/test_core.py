@@ -1,11 +1,17 @@
 """RobotTaskEnv behaviour on a toy robot: validation, limits, latency, noise, goal obs."""
 
+import dataclasses
+
 import numpy as np
 import pytest
+from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from tests.envs.toy import ToyEnv
+from robot_rl.envs.core import EnvSettings, RobotTaskEnv
+from robot_rl.sim.session import PyBulletSession
+from robot_rl.sim.timing import SimTiming
+from tests.envs.toy import Puck, ReachOrigin, ToyEnv
 
 
 @pytest.fixture
@@ -117,3 +123,41 @@ def test_env_checkers_pass_on_the_core(kwargs):
     check_env(env, skip_render_check=True)
     sb3_check_env(env, warn=True, skip_render_check=True)
     env.close()
+
+
+def test_settings_are_checked_before_anything_is_built():
+    timing = SimTiming(240, 20)
+    settings = EnvSettings(timing, max_episode_seconds=1.0, obs_noise_std=0.5, action_latency_steps=2)
+    assert settings.max_episode_steps == 20
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.max_episode_seconds = 2.0  # type: ignore[misc]
+    with pytest.raises(ValueError, match=r"max_episode_seconds=0\.01 is not accepted"):
+        EnvSettings(timing, max_episode_seconds=0.01)  # shorter than one control period
+    with pytest.raises(ValueError, match="action_latency_steps must be an int"):
+        EnvSettings(timing, max_episode_seconds=1.0, action_latency_steps=1.5)  # type: ignore[arg-type]
+
+
+def test_the_env_keeps_what_its_settings_say():
+    env = ToyEnv(max_episode_seconds=1.5, obs_noise_std=0.25, action_latency_steps=1, discrete=True)
+    assert env.settings.max_episode_seconds == 1.5
+    assert env.max_episode_steps == env.settings.max_episode_steps == 30
+    assert (env.obs_noise_std, env.action_latency_steps, env.timing) == (0.25, 1, env.settings.timing)
+    assert env.action_space == spaces.Discrete(5) and env.sim is env.robot.sim
+    env.close()
+
+
+def test_a_task_built_on_another_robot_is_refused():
+    settings = EnvSettings(SimTiming(240, 20), max_episode_seconds=1.0)
+    sim = PyBulletSession(physics_dt=settings.timing.physics_dt)
+    try:
+        robot, other = Puck(sim, settings.timing), Puck(sim, settings.timing)
+        with pytest.raises(ValueError, match="built on the env's robot"):
+            RobotTaskEnv(robot, ReachOrigin(sim, other), settings)
+        with pytest.raises(ValueError, match="at the settings' timing"):
+            RobotTaskEnv(robot, ReachOrigin(sim, robot), EnvSettings(SimTiming(240, 40), 1.0))
+        with pytest.raises(ValueError, match="discrete_actions must be an \\(n, 2\\) table"):
+            RobotTaskEnv(
+                robot, ReachOrigin(sim, robot), EnvSettings(settings.timing, 1.0, None, ((1, 0, 0),))
+            )
+    finally:
+        sim.close()

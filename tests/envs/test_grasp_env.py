@@ -16,7 +16,14 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import robot_rl  # noqa: F401  (registers the ids)
 from robot_rl.envs.grasp_env import PandaGraspEnv, PandaGraspGoalEnv
-from robot_rl.envs.robots.panda import MAX_OPENING, PANDA_URDF, POSITION_STEP, lowpoly_panda_urdf
+from robot_rl.envs.robots.panda import (
+    EE_LINK,
+    MAX_OPENING,
+    MOTOR_JOINTS,
+    PANDA_URDF,
+    POSITION_STEP,
+    lowpoly_panda_urdf,
+)
 from robot_rl.sim.session import PYBULLET_DATA
 
 GRASP_IDS = ("robot_rl/PandaGrasp-v0", "robot_rl/PandaGraspGoal-v0")
@@ -241,3 +248,32 @@ def test_lowpoly_panda_keeps_the_physics_and_only_swaps_visual_meshes() -> None:
     visuals = blocks(lowpoly, "visual")
     assert len(visuals) == len(blocks(original, "visual")) > 0
     assert "meshes/visual/" in original and all("meshes/visual/" not in v for v in visuals)
+
+
+def test_panda_state_is_measured_once_per_physics_step(env: PandaGraspEnv) -> None:
+    robot, sim = env.robot, env.sim
+    reads = []
+    get_link_state = sim.getLinkState
+    sim.__dict__["getLinkState"] = lambda *a, **k: reads.append(1) or get_link_state(*a, **k)
+    try:
+        env.reset(seed=0)
+        first = robot.state
+        assert robot.state is first and robot.ee_position is first.ee_position
+        for _ in range(3):
+            env.step(np.array([0.5, -0.5, 0.2, 0.3, -1.0], np.float32))
+        assert len(reads) == 4  # one measurement after the reset and one per control step
+        now = robot.state
+        assert now.physics_step == sim.physics_steps == 3 * env.timing.substeps
+        link = get_link_state(robot.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
+        assert (now.ee_xyz, now.ee_quaternion, now.ee_velocity) == (link[4], link[5], link[6])
+        joints = tuple(s[0] for s in sim.getJointStates(robot.body, MOTOR_JOINTS))
+        assert now.joints == joints and now.opening == pytest.approx(joints[7] + joints[8])
+        with pytest.raises(ValueError, match="read-only"):
+            robot.ee_position[0] = 0.0
+        env.reset(seed=1)  # re-poses the joints without a physics step: measured again
+        after_reset = robot.state
+        assert after_reset is not now and after_reset.physics_step == now.physics_step
+        link = get_link_state(robot.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
+        assert after_reset.ee_xyz == link[4] and after_reset.ee_xyz != now.ee_xyz
+    finally:
+        del sim.__dict__["getLinkState"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from robot_rl.envs.core import GoalTask, Robot, RobotTaskEnv, Task, TaskStatus
+from robot_rl.envs.core import EnvSettings, GoalTask, Robot, RobotTaskEnv, Task, TaskStatus
 from robot_rl.envs.layout import Field, VectorLayout
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
@@ -76,9 +76,9 @@ class ReachGoal(GoalTask, ReachOrigin):
 
 class ToyEnv(RobotTaskEnv):
     def __init__(self, goal: bool = False, discrete: bool = False, **kwargs: Any) -> None:
-        timing = SimTiming(240, 20)
-        sim = PyBulletSession(physics_dt=timing.physics_dt)
-        robot = Puck(sim, timing)
+        table = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)) if discrete else None
+        settings = EnvSettings(SimTiming(240, 20), discrete_actions=table, **kwargs)
+        sim = PyBulletSession(physics_dt=settings.timing.physics_dt)
+        robot = Puck(sim, settings.timing)
         task = (ReachGoal if goal else ReachOrigin)(sim, robot)
-        table = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]], np.float32) if discrete else None
-        self._setup(sim=sim, timing=timing, robot=robot, task=task, discrete_actions=table, **kwargs)
+        super().__init__(robot, task, settings)

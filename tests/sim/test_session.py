@@ -75,3 +75,15 @@ def test_pybullet_banner_and_urdf_chatter_stay_out_of_the_terminal():
     assert r.returncode == 0, r.stderr
     assert r.stdout == "ok\n"
     assert "pybullet build time" not in r.stderr and r.stderr == ""
+
+
+def test_step_counts_physics_steps():
+    s = PyBulletSession()
+    try:
+        assert s.physics_steps == 0
+        s.step(12)
+        s.step(0)
+        s.step(3)
+        assert s.physics_steps == 15
+    finally:
+        s.close()

@@ -66,7 +66,8 @@ def test_sweep_command_input_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     from robot_rl.cli import main
 
     assert main(["sweep", "--report", "--out", str(tmp_path)]) == 2
-    assert f"{tmp_path / 'sweep.yaml'} not found: is {tmp_path} a sweep directory?" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"sweep state '{tmp_path / 'sweep.yaml'}' not found (is {tmp_path} a sweep directory?)" in err
     assert main(["sweep", "--resume", "--out", str(tmp_path / "none")]) == 2
     assert "not found" in capsys.readouterr().err
     path = write_sweep(tmp_path, {"seeds": 2})

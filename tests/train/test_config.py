@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from robot_rl.errors import InputError
 from robot_rl.train.config import apply_overrides, config_from_dict, dump_config, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +105,50 @@ def test_load_config_file_errors(tmp_path: Path) -> None:
     bad.write_text("- a list\n- not a mapping\n")
     with pytest.raises(ValueError, match="expected a mapping"):
         load_config(bad)
+
+
+def test_null_switches_the_warm_start_off_from_the_command_line() -> None:
+    cfg = load_config("grasp_ppo")
+    assert cfg.train.warm_start and cfg.train.demo_episodes > 0
+    off = load_config("grasp_ppo", ["train.demo_controller=null"])
+    assert off.train.demo_controller is None and not off.train.warm_start
+    assert not load_config("grasp_ppo", ["train.demo_episodes=0"]).train.warm_start
+    # what config.yaml of a run stores round-trips, "" (older runs) included
+    assert config_from_dict(yaml.safe_load(dump_config(off))) == off
+    legacy = config_from_dict(minimal(train={"demo_controller": ""}))
+    assert legacy.train.demo_controller is None
+
+
+def test_one_number_parser_for_files_and_overrides(tmp_path: Path) -> None:
+    # PyYAML reads 1e-4 (no dot) as text; the project's loader reads it as the number everywhere
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "name: c\nenv: {id: Pendulum-v1}\n"
+        "algo: {kwargs: {learning_rate: 1e-4}}\ntrain: {total_timesteps: 2e4}\n"
+    )
+    cfg = load_config(path, ["algo.kwargs.gamma=9.9e-1"])
+    assert cfg.algo.kwargs == {"learning_rate": 1e-4, "gamma": 0.99}
+    assert cfg.train.total_timesteps == 20000
+
+
+def test_strict_types_refuse_text_for_numbers_and_fractions_for_integers() -> None:
+    with pytest.raises(InputError, match=r"train.success_threshold='0.5' is not accepted; expected a number"):
+        config_from_dict(minimal(train={"success_threshold": "0.5"}))
+    with pytest.raises(InputError, match=r"train.total_timesteps=1.5 is not accepted; expected an integer"):
+        config_from_dict(minimal(train={"total_timesteps": 1.5}))
+    with pytest.raises(InputError, match=r"env must be a mapping with keys \['id'"):
+        config_from_dict({"name": "t", "env": 5})
+    # every problem is named, not only the first
+    with pytest.raises(InputError, match=r"train.seed=-1 .*>= 0; train.eval_episodes=0 .*>= 1"):
+        config_from_dict(minimal(train={"seed": -1, "eval_episodes": 0}))
+
+
+def test_features_extractors_are_named_and_checked_before_training() -> None:
+    ok = config_from_dict(minimal(algo={"policy_kwargs": {"features_extractor": "depth_cnn"}}))
+    assert ok.algo.policy_kwargs["features_extractor"] == "depth_cnn"
+    with pytest.raises(
+        InputError, match=r"features_extractor='nature_cnn' is not accepted; choose one of \['depth_cnn'\]"
+    ):
+        config_from_dict(minimal(algo={"policy_kwargs": {"features_extractor": "nature_cnn"}}))
+    with pytest.raises(InputError, match="features_extractor_class is not accepted in a config"):
+        config_from_dict(minimal(algo={"policy_kwargs": {"features_extractor_class": "x"}}))

@@ -59,5 +59,5 @@ def test_controller_spec_errors() -> None:
 
 
 def test_demo_keys_go_together() -> None:
-    with pytest.raises(ValueError, match=r"demo_episodes > 0 and train\.demo_controller"):
+    with pytest.raises(ValueError, match=r"demo_episodes=5 > 0 and train\.demo_controller"):
         config_from_dict({"name": "t", "env": {"id": "Pendulum-v1"}, "train": {"demo_episodes": 5}})

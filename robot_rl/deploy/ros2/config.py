@@ -110,14 +110,16 @@ class Ros2ArmSettings(_Common):
 
 
 def _robot(value: Any) -> str:
-    """The adapter a ``ros2`` section is for (``robot``, default ``nav``)."""
+    """The model of a ``ros2`` section: ``robot: arm`` -> the arm's, anything else -> the nav's."""
     robot = value.get("robot", "nav") if isinstance(value, dict) else getattr(value, "robot", "nav")
-    return robot if robot in ("nav", "arm") else "nav"
+    return "Ros2ArmSettings" if robot == "arm" else "Ros2Settings"
 
 
-#: The ``ros2`` section: ``robot`` selects the model (nav by default), so errors name that one's keys.
+#: The ``ros2`` section: ``robot`` selects the model (nav by default), so errors name that one's keys
+#: (the tags are the class names, which :func:`robot_rl.configfile.validate` leaves out of a key).
 Ros2Section = Annotated[
-    Annotated[Ros2Settings, Tag("nav")] | Annotated[Ros2ArmSettings, Tag("arm")], Discriminator(_robot)
+    Annotated[Ros2Settings, Tag("Ros2Settings")] | Annotated[Ros2ArmSettings, Tag("Ros2ArmSettings")],
+    Discriminator(_robot),
 ]
 
 

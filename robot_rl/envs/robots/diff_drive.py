@@ -20,6 +20,7 @@ import numpy as np
 
 from robot_rl.envs.core import FloatArray, Robot, check_range
 from robot_rl.envs.layout import Field, VectorLayout
+from robot_rl.errors import InputError
 from robot_rl.resources import asset_path
 from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
@@ -80,7 +81,7 @@ class LidarConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.beams, int | np.integer) or not 1 <= self.beams <= 1024:
-            raise ValueError(f"lidar beams={self.beams!r} is not accepted; expected an int in [1, 1024]")
+            raise InputError(f"lidar beams={self.beams!r} is not accepted; expected an int in [1, 1024]")
         check_range("lidar fov", self.fov, low=1e-3, high=2 * math.pi)
         check_range("lidar max_range", self.max_range, low=0.2, high=100.0)
         check_range("lidar noise_std", self.noise_std, low=0.0)

@@ -17,6 +17,7 @@ gripper points straight down with the fingers closing along world y.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import tempfile
@@ -77,6 +78,53 @@ class Workspace:
     high: tuple[float, float, float]
 
 
+@dataclass(frozen=True, eq=False)
+class PandaState:
+    """The arm as measured at one physics step: one ``getLinkState`` and one ``getJointStates``.
+
+    :attr:`PandaRobot.state` reads it at most once per physics step; nothing else caches
+    measurements, so there is no flag to keep in step with the physics.
+
+    Attributes:
+        physics_step: ``sim.physics_steps`` when it was read (the snapshot is current while the
+            session's count is unchanged).
+        joints: Motor joint positions, ``MOTOR_JOINTS`` order (rad for the arm, m per finger).
+        ee_xyz: Grasp-point position (m, world) as PyBullet returns it (plain floats for the IK).
+        ee_position: The same as a read-only float64 array, shape (3,).
+        ee_quaternion: Grasp-frame orientation (x, y, z, w), world frame.
+        ee_velocity: Grasp-point linear velocity (m/s, world).
+        ee_yaw: Gripper yaw about world z (rad).
+        opening: Distance between the fingers (m), clipped to [0, MAX_OPENING].
+    """
+
+    physics_step: int
+    joints: tuple[float, ...]
+    ee_xyz: tuple[float, ...]
+    ee_position: NDArray[np.float64]
+    ee_quaternion: tuple[float, ...]
+    ee_velocity: tuple[float, ...]
+    ee_yaw: float
+    opening: float
+
+    @classmethod
+    def read(cls, sim: PyBulletSession, body: int) -> PandaState:
+        """Measure the Panda ``body`` now."""
+        link = sim.getLinkState(body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
+        joints = tuple(state[0] for state in sim.getJointStates(body, MOTOR_JOINTS))
+        position = np.array(link[4])
+        position.flags.writeable = False
+        return cls(
+            physics_step=sim.physics_steps,
+            joints=joints,
+            ee_xyz=link[4],
+            ee_position=position,
+            ee_quaternion=link[5],
+            ee_velocity=link[6],
+            ee_yaw=quaternion_yaw(link[5]),
+            opening=min(MAX_OPENING, max(0.0, joints[7] + joints[8])),
+        )
+
+
 PANDA_URDF = "franka_panda/panda.urdf"
 
 
@@ -87,7 +135,8 @@ def lowpoly_panda_urdf() -> str:
     The stock visual meshes have ~120k triangles, which makes TinyRenderer take ~100 ms for an
     84x84 image on a loaded CPU; the collision meshes (~3.5k triangles) are what the physics sees
     anyway. Physics (collision shapes, inertias, joints) is unchanged. Written once per user into
-    the temp directory, atomically, so parallel workers can share it.
+    the temp directory, atomically, so parallel workers can share it; the file name carries a hash
+    of its content, so two installations (other pybullet_data paths) never overwrite each other's.
     """
     source = Path(PYBULLET_DATA) / PANDA_URDF
     meshes = source.parent / "meshes"
@@ -96,7 +145,8 @@ def lowpoly_panda_urdf() -> str:
     text = text.replace("package://meshes/", f"{meshes}/")
     folder = Path(tempfile.gettempdir()) / f"robot_rl_{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "panda_lowpoly.urdf"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    target = folder / f"panda_lowpoly_{digest}.urdf"
     if not target.exists() or target.read_text() != text:
         scratch = folder / f"panda_lowpoly.{os.getpid()}.tmp"
         scratch.write_text(text)
@@ -214,16 +264,10 @@ class PandaRobot(Robot):
         self.start_position = np.array(start_position, np.float64)
         self.pose_jitter = float(pose_jitter)
         self._low, self._high = tuple(workspace.low), tuple(workspace.high)
+        # What the robot commands (integrated from the actions); what it measures is `state`.
         self._target: list[float] = self.start_position.tolist()
         self._yaw = 0.0
-        self._fresh = False
-        self._ee_pos = np.zeros(3)
-        self._ee_vel: tuple[float, ...] = (0.0, 0.0, 0.0)
-        self._ee_xyz: tuple[float, ...] = (0.0, 0.0, 0.0)
-        self._ee_yaw = 0.0
-        self._opening = 0.0
-        self._q: list[float] = list(_SEED_POSE)
-        self._ee_quat: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0)
+        self._state: PandaState | None = None
         self.rest_pose = self._solve_pose(self.start_position, 0.0, _SEED_POSE)
         self._rest_arm = np.array(self.rest_pose[:7])
 
@@ -241,7 +285,6 @@ class PandaRobot(Robot):
         self._set_joints(pose)
         self._target = np.clip(target, self.workspace_low, self.workspace_high).tolist()
         self._yaw = yaw
-        self._fresh = False
 
     def _solve_pose(
         self, position: NDArray[np.float64], yaw: float, seed: tuple[float, ...]
@@ -259,6 +302,8 @@ class PandaRobot(Robot):
         return tuple(float(v) for v in pose)
 
     def _set_joints(self, pose: tuple[float, ...]) -> None:
+        """Teleport the joints to ``pose`` (reset only) and hold them there with the motors."""
+        self._state = None  # the one change of the arm that is not a physics step
         reset = self.sim.resetJointState
         for joint, angle in zip(MOTOR_JOINTS, pose, strict=True):
             reset(self.body, joint, angle, 0.0)
@@ -284,19 +329,18 @@ class PandaRobot(Robot):
 
     def apply_action(self, action: FloatArray) -> None:
         """Integrate the command into the end-effector target and send IK joint targets."""
-        if not self._fresh:
-            self._read_state()
+        state = self.state
         dx, dy, dz, dyaw, grip = action.tolist()  # 3-vectors: plain floats beat numpy's call overhead
         target = []
         for old, delta, ee, low, high in zip(
-            self._target, (dx, dy, dz), self._ee_xyz, self._low, self._high, strict=True
+            self._target, (dx, dy, dz), state.ee_xyz, self._low, self._high, strict=True
         ):
             led = min(ee + MAX_LEAD, max(ee - MAX_LEAD, old + POSITION_STEP * delta))
             target.append(min(high, max(low, led)))
         self._target = target
         self._yaw = min(YAW_LIMIT, max(-YAW_LIMIT, self._yaw + YAW_STEP * dyaw))
         finger = 0.5 * (grip + 1.0) * FINGER_TRAVEL
-        joints = self._ik_step(target, self._yaw)
+        joints = self._ik_step(state, target, self._yaw)
         self.sim.setJointMotorControlArray(
             self.body,
             MOTOR_JOINTS,
@@ -304,10 +348,10 @@ class PandaRobot(Robot):
             targetPositions=(*joints.tolist(), finger, finger),
             forces=MOTOR_FORCES,
         )
-        self._fresh = False  # the physics is about to move: re-read on the next query
 
-    def _ik_step(self, position: list[float], yaw: float) -> NDArray[np.float64]:
-        """Arm joint targets (rad, shape (7,)) for a grasp-point pose: one damped-least-squares step.
+    def _ik_step(self, state: PandaState, position: list[float], yaw: float) -> NDArray[np.float64]:
+        """Arm joint targets (rad, shape (7,)) for a grasp-point pose: one damped-least-squares step
+        from the measured ``state``.
 
         Why not ``calculateInverseKinematics``: with null-space limits PyBullet's solver needs its
         default 20 iterations (~115 us) to track a 2 cm/step target, and still lags by millimetres;
@@ -315,35 +359,33 @@ class PandaRobot(Robot):
         in total) is exact to second order for the <= 4 cm the target leads, and the next control
         step closes the rest. The null-space term pulls the elbow towards the start pose.
         """
-        linear, angular = self.sim.calculateJacobian(self.body, EE_LINK, _ORIGIN, self._q, _ZEROS, _ZEROS)
+        linear, angular = self.sim.calculateJacobian(
+            self.body, EE_LINK, _ORIGIN, state.joints, _ZEROS, _ZEROS
+        )
         jacobian = np.array(linear + angular)[:, :7]
-        (x, y, z), (ex, ey, ez) = position, self._ee_xyz
-        error = np.array((x - ex, y - ey, z - ez, *orientation_error(down_quaternion(yaw), self._ee_quat)))
-        q = np.array(self._q[:7])
+        (x, y, z), (ex, ey, ez) = position, state.ee_xyz
+        error = np.array(
+            (x - ex, y - ey, z - ez, *orientation_error(down_quaternion(yaw), state.ee_quaternion))
+        )
+        q = np.array(state.joints[:7])
         pull = NULL_SPACE_GAIN * (self._rest_arm - q)
         # J+ e + (I - J+ J) pull  ==  J^T (J J^T + d^2 I)^-1 (e - J pull) + pull: one 6x6 solve.
         step = jacobian.T @ np.linalg.solve(jacobian @ jacobian.T + _DAMPING, error - jacobian @ pull) + pull
         return np.minimum(np.maximum(q + step, _LOWER_ARM), _UPPER_ARM)
 
     # ------------------------------------------------------------------ state
-    def _read_state(self) -> None:
-        link = self.sim.getLinkState(self.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
-        joints = self.sim.getJointStates(self.body, MOTOR_JOINTS)
-        self._q = [state[0] for state in joints]
-        self._ee_xyz = link[4]
-        self._ee_pos = np.array(link[4])
-        self._ee_quat = link[5]
-        self._ee_vel = link[6]
-        self._ee_yaw = quaternion_yaw(link[5])
-        self._opening = min(MAX_OPENING, max(0.0, self._q[7] + self._q[8]))
-        self._fresh = True
+    @property
+    def state(self) -> PandaState:
+        """The arm measured at the current physics step (read on the first query after a step)."""
+        state = self._state
+        if state is None or state.physics_step != self.sim.physics_steps:
+            state = self._state = PandaState.read(self.sim, self.body)
+        return state
 
     @property
     def ee_position(self) -> NDArray[np.float64]:
-        """Grasp-point position (m, world frame), shape (3,)."""
-        if not self._fresh:
-            self._read_state()
-        return self._ee_pos
+        """Grasp-point position (m, world frame), shape (3,), read-only."""
+        return self.state.ee_position
 
     @property
     def target_position(self) -> NDArray[np.float64]:
@@ -352,12 +394,11 @@ class PandaRobot(Robot):
 
     def observe(self) -> dict[str, FloatArray]:
         """Grasp-point position/velocity, gripper yaw and finger opening (see ``obs_layout``)."""
-        if not self._fresh:
-            self._read_state()
+        state = self.state
         values: dict[str, Any] = {  # tuples are fine: pack() takes any array-like
-            "ee_position": self._ee_pos,
-            "ee_velocity": self._ee_vel,
-            "ee_yaw": (self._ee_yaw,),
-            "gripper_opening": (self._opening,),
+            "ee_position": state.ee_position,
+            "ee_velocity": state.ee_velocity,
+            "ee_yaw": (state.ee_yaw,),
+            "gripper_opening": (state.opening,),
         }
         return values

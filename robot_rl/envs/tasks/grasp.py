@@ -42,6 +42,7 @@ from robot_rl.envs.robots.panda import (
     SPEED_BOUND,
     PandaRobot,
 )
+from robot_rl.errors import InputError
 from robot_rl.sim.session import PyBulletSession
 
 #: Lift (m) of the object's base above its resting height that counts as lifted.
@@ -116,7 +117,7 @@ class GraspTask(Task):
     ) -> None:
         super().__init__(sim, robot)
         if reward_type not in REWARD_TYPES:
-            raise ValueError(
+            raise InputError(
                 f"reward_type={reward_type!r} is not accepted; choose one of {list(REWARD_TYPES)}"
             )
         self.objects = objects
@@ -245,7 +246,7 @@ class GraspGoalTask(GraspTask, GoalTask):
         kwargs.setdefault("reward_type", "sparse")
         if kwargs["reward_type"] != "sparse":
             got = kwargs["reward_type"]
-            raise ValueError(f"reward_type={got!r} is not accepted by the goal env; choose one of ['sparse']")
+            raise InputError(f"reward_type={got!r} is not accepted by the goal env; choose one of ['sparse']")
         super().__init__(sim, robot, **kwargs)
         self._goal = np.zeros(3)
 

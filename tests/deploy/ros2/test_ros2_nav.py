@@ -127,10 +127,15 @@ def test_shipped_ros2_config_validates_and_bad_keys_are_named(tmp_path):
     assert ros2 is not None and ros2.scan.topic == "/scan" and ros2.scan.qos == "sensor_data"
     assert ros2.odom.qos == "default" and ros2.cmd_vel.topic == "/cmd_vel" and not ros2.cmd_vel.stamped
     bad = tmp_path / "bad.yaml"
-    bad.write_text("ros2:\n  scan: {topic: /scan, qos: reliable}\n  domain_id: 400\n")
-    with pytest.raises(ValueError, match=r"ros2.scan.qos: Input should be 'sensor_data' or 'default'") as err:
+    bad.write_text("ros2:\n  scan: {topic: /scan, qos: reliable}\n")
+    with pytest.raises(
+        InputError, match=r"ros2.scan.qos='reliable' is not accepted; choose one of \['sensor_data', 'de"
+    ):
         load_deploy_config(bad)
-    assert "ros2.domain_id: Input should be less than or equal to 232" in str(err.value)
+    arm = tmp_path / "arm.yaml"
+    arm.write_text("ros2:\n  robot: arm\n  domain_id: 400\n")
+    with pytest.raises(InputError, match=r"ros2.domain_id=400 is not accepted; expected an integer <= 232"):
+        load_deploy_config(arm)
 
 
 def test_transport_faults_parse_and_refuse():

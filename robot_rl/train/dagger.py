@@ -1,0 +1,242 @@
+"""DAgger: a privileged teacher distilled into a student that sees only what the robot senses.
+
+Learning by cheating (Chen et al. 2019; Isaac Lab / rsl_rl ``Distillation``): the *student* is the
+SB3 policy being trained (for the depth grasp: ``MultiInputPolicy`` with
+:class:`robot_rl.nets.DepthCnnExtractor` on ``{"depth", "proprio"}``); the *teacher* acts on the
+privileged state the simulator knows (the object's pose), which the env hands out through
+``env.unwrapped.privileged_observation()`` with layout ``env.unwrapped.state_layout``.
+
+Each iteration ``i`` (Ross et al. 2011):
+
+1. roll out ``steps_per_iteration`` env steps; at every step the teacher labels the visited state
+   with its action, and the executed action is the teacher's with probability
+   ``beta_i = beta_decay ** i`` (so iteration 0 follows the teacher), else the student's;
+2. add ``(student observation, teacher action)`` to the aggregated dataset (the newest
+   ``max_samples`` are kept; depth is stored as uint16 millimetres, as a 16UC1 image would be);
+3. train the student by backpropagation on the whole dataset: MSE between the policy's action
+   mean and the teacher's action (the seeds' "backprop on a target"), ``epochs`` passes;
+4. evaluate the student alone on held-out episodes (seeds from ``train.eval_seed``), keep the best
+   model, and checkpoint model, dataset and iteration, so ``robot-rl train --resume`` continues.
+
+The teacher is any ``module:Class`` with ``Class(state_layout)``, ``reset()`` and
+``__call__(privileged_obs) -> action`` (the shipped scripted grasp controller is one).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robot_rl import runs as rd
+from robot_rl.errors import InputError
+from robot_rl.train.config import Config
+from robot_rl.train.demos import load_controller_class
+
+DAGGER_DIR = "dagger"
+STATE_JSON = "state.json"
+DATASET = "dataset.npz"
+MODEL = "model.zip"
+
+
+class Dataset:
+    """The aggregated ``(observation, teacher action)`` pairs, newest ``capacity`` kept.
+
+    Dict observations keep one array per key; float images (``ndim >= 3`` per sample) are stored
+    as uint16 millimetres (0 = no measurement) to hold 4x more samples in the same memory.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = int(capacity)
+        self.obs: dict[str, list[np.ndarray]] = {}
+        self.actions: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return int(sum(len(a) for a in self.actions))
+
+    def add(self, obs: dict[str, np.ndarray], actions: np.ndarray) -> None:
+        for key, value in obs.items():
+            self.obs.setdefault(key, []).append(_encode(value))
+        self.actions.append(np.asarray(actions, np.float32))
+        while len(self) - len(self.actions[0]) >= self.capacity:
+            self.actions.pop(0)
+            for parts in self.obs.values():
+                parts.pop(0)
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """All pairs as ``(obs per key (decoded, float32), actions)``, newest ``capacity`` of them."""
+        obs = {k: _decode(np.concatenate(v))[-self.capacity :] for k, v in self.obs.items()}
+        return obs, np.concatenate(self.actions)[-self.capacity :]
+
+    def save(self, path: Path) -> None:
+        obs, actions = self.arrays()
+        tmp = path.with_suffix(".tmp.npz")
+        arrays: dict[str, Any] = {f"obs_{k}": _encode(v) for k, v in obs.items()}
+        np.savez(tmp, actions=actions, **arrays)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, capacity: int) -> Dataset:
+        out = cls(capacity)
+        with np.load(path) as data:
+            obs = {k[4:]: data[k] for k in data.files if k.startswith("obs_")}
+            if "actions" in data.files and len(data["actions"]):
+                out.obs = {k: [v] for k, v in obs.items()}
+                out.actions = [data["actions"]]
+        return out
+
+
+def _encode(value: np.ndarray) -> np.ndarray:
+    value = np.asarray(value)
+    if value.ndim >= 4 and value.dtype != np.uint16:  # (n, C, H, W) float depth in metres
+        return np.clip(np.nan_to_num(value * 1000.0), 0, 65535).round().astype(np.uint16)
+    return value
+
+
+def _decode(value: np.ndarray) -> np.ndarray:
+    if value.dtype == np.uint16:
+        return value.astype(np.float32) / 1000.0
+    return value.astype(np.float32)
+
+
+def _as_dict(obs: Any) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in obs.items()} if isinstance(obs, dict) else {"obs": np.asarray(obs)}
+
+
+def _from_dict(obs: dict[str, np.ndarray]) -> Any:
+    return obs["obs"] if list(obs) == ["obs"] else obs
+
+
+def make_teachers(spec: str, venv: Any) -> list[Any]:
+    """One teacher per env of ``venv``, built from the env's privileged state layout."""
+    cls = load_controller_class(spec)
+    layouts = venv.get_attr("state_layout")
+    return [cls(layout) for layout in layouts]
+
+
+def run_dagger(
+    cfg: Config,
+    model: Any,
+    run: Path,
+    evaluate: Callable[[Any], dict[str, Any]],
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Distill ``cfg.distill.teacher`` into ``model.policy`` (resuming from ``run/dagger``).
+
+    Args:
+        cfg: The run's config (``distill`` section; ``env.normalize`` must be off).
+        model: The SB3 learner whose policy is the student; its env is the rollout env.
+        run: Run directory (``dagger/`` holds the checkpoint).
+        evaluate: Evaluates the student alone on held-out episodes and returns the summary
+            (``success_rate``, ...).
+        log: Where progress lines go.
+
+    Returns:
+        ``{"iterations", "samples", "history", "timing": {rollout_s, label_s, gradient_s, eval_s}}``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    d = cfg.distill
+    folder = run / DAGGER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Any] = {"iteration": 0, "num_timesteps": 0, "history": [], "best_success": -1.0}
+    state["timing"] = {"rollout_s": 0.0, "label_s": 0.0, "gradient_s": 0.0, "eval_s": 0.0}
+    dataset = Dataset(d.max_samples)
+    if (folder / STATE_JSON).is_file():
+        state = json.loads((folder / STATE_JSON).read_text())
+        if (folder / DATASET).is_file():
+            dataset = Dataset.load(folder / DATASET, d.max_samples)
+        log(f"[dagger] resuming at iteration {state['iteration']} with {len(dataset)} labelled samples")
+    venv = model.get_env()
+    if model.get_vec_normalize_env() is not None:
+        raise InputError("distill needs env.normalize.enabled=false (the depth network scales its own input)")
+    teachers = make_teachers(d.teacher, venv)
+    policy = model.policy
+    optimizer = torch.optim.Adam(policy.parameters(), lr=d.learning_rate)
+    rng = np.random.default_rng(cfg.train.seed + 7919 * int(state["iteration"]))
+    gen = torch.Generator().manual_seed(cfg.train.seed + int(state["iteration"]))
+    obs = venv.reset()
+    for teacher in teachers:
+        teacher.reset()
+    n_envs = venv.num_envs
+    timing = state["timing"]
+    while state["iteration"] < d.iterations:
+        i = int(state["iteration"])
+        beta = d.beta_decay**i
+        steps, successes, episodes = 0, 0, 0
+        t0 = time.monotonic()
+        label_s = 0.0
+        while steps < d.steps_per_iteration:
+            t_label = time.monotonic()
+            privileged = venv.env_method("privileged_observation")
+            teacher_actions = np.stack([teachers[k](privileged[k]) for k in range(n_envs)]).astype(np.float32)
+            label_s += time.monotonic() - t_label
+            student_actions, _ = model.predict(obs, deterministic=True)
+            follow_teacher = rng.random(n_envs) < beta
+            actions = np.where(follow_teacher[:, None], teacher_actions, student_actions)
+            dataset.add(_as_dict(obs), teacher_actions)
+            obs, _, dones, infos = venv.step(actions)
+            steps += n_envs
+            for k in np.flatnonzero(dones):
+                teachers[k].reset()
+                episodes += 1
+                successes += int(bool(infos[k].get("is_success", False)))
+        timing["label_s"] += label_s
+        timing["rollout_s"] += time.monotonic() - t0 - label_s
+        state["num_timesteps"] += steps
+        model.num_timesteps += steps
+
+        t0 = time.monotonic()
+        data_obs, data_act = dataset.arrays()
+        obs_t = {k: torch.as_tensor(v, device=policy.device) for k, v in data_obs.items()}
+        act_t = torch.as_tensor(data_act, device=policy.device)
+        policy.set_training_mode(True)
+        losses = []
+        for _ in range(d.epochs):
+            for idx in torch.randperm(len(act_t), generator=gen).split(d.batch_size):
+                batch = _from_dict({k: v[idx] for k, v in obs_t.items()})  # type: ignore[misc]
+                mean = policy.get_distribution(batch).distribution.mean
+                loss = F.mse_loss(mean, act_t[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.detach()))
+        policy.set_training_mode(False)
+        timing["gradient_s"] += time.monotonic() - t0
+
+        t0 = time.monotonic()
+        summary = evaluate(model)
+        timing["eval_s"] += time.monotonic() - t0
+        row = {
+            "iteration": i,
+            "beta": beta,
+            "num_timesteps": int(model.num_timesteps),
+            "samples": len(dataset),
+            "rollout_success": successes / episodes if episodes else None,
+            "imitation_loss_first": losses[0] if losses else None,
+            "imitation_loss": float(np.mean(losses[-max(1, len(losses) // d.epochs) :])) if losses else None,
+            "eval_success": summary["success_rate"],
+        }
+        state["history"].append(row)
+        if summary["success_rate"] > state["best_success"]:
+            state["best_success"] = summary["success_rate"]
+            model.save(run / rd.BEST_MODEL)
+        log(
+            f"[dagger] iteration {i + 1}/{d.iterations}: beta {beta:.2f}, {len(dataset)} samples, "
+            f"imitation loss {row['imitation_loss']:.4f}, held-out success {summary['success_rate']:.2f}"
+        )
+        state["iteration"] = i + 1
+        model.save(folder / MODEL)
+        dataset.save(folder / DATASET)
+        rd.write_json(folder / STATE_JSON, state)
+    return {
+        "iterations": state["iteration"],
+        "samples": len(dataset),
+        "history": state["history"],
+        "timing": {k: round(v, 3) for k, v in timing.items()},
+    }
