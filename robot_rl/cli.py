@@ -44,6 +44,14 @@ VERBS: dict[str, tuple[str, str]] = {
     "export": ("robot_rl.deploy.commands_export", "export a trained policy (ONNX, TorchScript, C)"),
     "verify": ("robot_rl.deploy.commands_verify", "verify an exported bundle against SB3"),
     "deploy": ("robot_rl.deploy.commands_deploy", "run an exported policy in the safe control loop"),
+    "sim-robot": (
+        "robot_rl.deploy.ros2.commands_sim_robot",
+        "a PyBullet robot speaking ROS 2 in real time, to rehearse deploy --hardware ros2",
+    ),
+    "replay": (
+        "robot_rl.deploy.ros2.commands_replay",
+        "re-run a recorded deployment (deploy --record) offline: action diff, out-of-distribution inputs",
+    ),
     "zoo": ("robot_rl.commands_zoo", "list the pretrained policies (zoo:NAME) with their measured results"),
     "keygen": ("robot_rl.deploy.commands_keygen", "make an Ed25519 key pair to sign and trust bundles"),
     "episodes": (

@@ -30,7 +30,7 @@ from robot_rl.train.config import load_config
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["grasp_depth", "grasp_ppo", "grasp_sac", "grasp_tqc_her", "nav_dqn", "nav_ppo", "nav_sac"]
 SWEEPS = ["sweep_grasp_ppo_seeds", "sweep_nav_ppo_lr", "sweep_nav_ppo_seeds"]
-DEPLOY = ["deploy_grasp", "deploy_nav", "deploy_nav_discrete"]
+DEPLOY = ["deploy_grasp", "deploy_grasp_ros2", "deploy_nav", "deploy_nav_discrete", "deploy_nav_ros2"]
 
 
 # ---------------------------------------------------------------------- package data

@@ -9,6 +9,12 @@ Measures, for the bundle (default ``exports/demo``, what ``robot-rl demo`` write
   ``--command-hz``) for ``--loop-seconds`` s: achieved rate, overruns, compute time per tick, and
   the process's resident memory sampled every ``--memory-every`` seconds (flat = no leak).
 
+With ``--hardware ros2`` the loop runs :class:`~robot_rl.deploy.ros2.bridge.Ros2Hardware` against a
+``robot-rl sim-robot --ros2`` subprocess on a fresh DDS domain on loopback (nothing leaves the
+host) and adds the sensor-stamp-to-command latencies (see :mod:`robot_rl.deploy.ros2.bridge`;
+nav: ``/scan``, arm: ``/joint_states``); target p99 <= 5 ms from that stamp to the first command
+after it, and no overruns.
+
 Every figure is printed with its ratio to the period. Targets (2-core machine): ONNX p99 <= 100
 us, C p99 <= 10 us for MLP policies, ONNX and C p99 <= 5 ms (10% of the 50 ms grasp period) for
 image policies (a depth CNN, manifest ``features_extractor``), the grasp policy at 20 Hz and the
@@ -29,6 +35,7 @@ from robot_rl.errors import InputError
 
 ONNX_P99_TARGET_US = 100.0
 C_P99_TARGET_US = 10.0
+ROS2_P99_TARGET_US = 5000.0
 #: p99 target of image (depth-CNN) policies, ONNX and C alike (issue 13: 10% of the 50 ms period)
 IMAGE_P99_TARGET_US = 5000.0
 
@@ -60,6 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="deploy YAML that tightens the bundle's limits")
     parser.add_argument(
         "--realtime", type=int, metavar="PRIO", help="run the loop under SCHED_FIFO at this priority (1..99)"
+    )
+    parser.add_argument(
+        "--hardware",
+        choices=["sim", "ros2"],
+        default="sim",
+        help="loop against SimHardware in this process, or over ROS 2 (DDS on loopback) against a "
+        "robot-rl sim-robot subprocess (needs robot_rl[ros2])",
+    )
+    parser.add_argument(
+        "--domain-id", type=int, help="DDS domain of the ros2 run (default: a random one in 100..232)"
     )
 
 
@@ -169,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
     print(_line("onnxruntime", lat["onnxruntime"], period, onnx_target))
     if "c" in lat:
         print(_line("C", lat["c"], period, c_target))
+    if args.loop_seconds > 0 and args.hardware == "ros2":
+        return bench_ros2(args, runner, settings)
     if args.loop_seconds > 0:
         hz = float(settings["command_hz"])
         sched = "normal scheduling" if args.realtime is None else f"SCHED_FIFO priority {args.realtime}"
@@ -186,4 +205,65 @@ def run(args: argparse.Namespace) -> int:
             f"  -> the loop {verdict} {runner.policy_hz:g} Hz policy / {hz:g} Hz commands "
             f"({stats.overruns} overruns, {outside} outside the simulator's episode resets)"
         )
+    return 0
+
+
+def bench_ros2(args: argparse.Namespace, runner: object, settings: dict) -> int:
+    """The control loop over ROS 2 against a sim-robot subprocess (loopback only); prints the figures."""
+    import random
+    import subprocess
+    import sys
+
+    from robot_rl.deploy.commands_deploy import format_settings, format_stats
+    from robot_rl.deploy.deploy_config import load_deploy_config
+    from robot_rl.deploy.ros2 import require
+    from robot_rl.deploy.ros2.deploy import default_config, deploy_ros2
+
+    require()
+    manifest = runner.manifest  # type: ignore[attr-defined]
+    ros2 = load_deploy_config(args.config or default_config(str(manifest["env"]["id"]))).ros2
+    assert ros2 is not None
+    domain = random.SystemRandom().randint(100, 232) if args.domain_id is None else args.domain_id
+    env = {k: v for k, v in os.environ.items() if k != "CYCLONEDDS_URI"}  # the loopback-only config
+    robot = subprocess.Popen(
+        [sys.executable, "-m", "robot_rl", "sim-robot", str(manifest["env"]["id"]), "--ros2",
+         "--episodes", "100000", "--domain-id", str(domain), "--json"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    hz = float(settings["command_hz"])
+    print(f"control loop for {args.loop_seconds:g} s over ROS 2 (domain {domain}, loopback only) against "
+          "robot-rl sim-robot in another process")  # fmt: skip
+    print("  " + format_settings(runner.policy_hz, settings))  # type: ignore[attr-defined]
+    try:
+        with MemorySampler(args.memory_every) as memory:
+            stats, summary = deploy_ros2(
+                (runner, settings), ros2.model_copy(update={"wait_for_inputs_s": 60.0}), args.loop_seconds,
+                domain_id=domain, realtime=args.realtime,
+            )  # fmt: skip
+    finally:
+        robot.terminate()
+        robot.wait(timeout=30)
+    print("  " + format_stats(stats, {"success_rate": None, "episodes": None}).replace("\n", "\n  "))
+    mem = memory.report().replace("(before the sim env is built)", "(before the bridge starts)")
+    print(f"  {mem}; idle-time gc runs {stats.gc_runs}, longest {stats.gc_max_us:.0f} us")
+    lat = summary["latency_us"]
+    topic = summary["latency_topic"]
+    names = {
+        "delivery": f"{topic} stamp -> taken by the bridge",
+        "stamp_to_command": f"{topic} stamp -> first command after it",
+        "stamp_to_policy": f"{topic} stamp -> first policy-step command using it",
+    }
+    for key, label in names.items():
+        f = lat[key]
+        if f:
+            print(
+                f"  {label:<50} p50 {f['p50'] / 1e3:7.2f} ms  p99 {f['p99'] / 1e3:7.2f} ms  "
+                f"max {f['max'] / 1e3:7.2f} ms"
+            )
+    p99 = lat["stamp_to_command"].get("p99", float("inf"))
+    ok = p99 <= ROS2_P99_TARGET_US and stats.overruns == 0 and stats.achieved_hz >= 0.99 * hz
+    verdict = "meets" if ok else "MISSES"
+    target = f"{topic} stamp -> command p99 <= {ROS2_P99_TARGET_US / 1e3:g} ms, 0 overruns, {hz:g} Hz"
+    got = f"p99 {p99 / 1e3:.2f} ms, {stats.overruns} overruns, {stats.achieved_hz:.2f} Hz"
+    print(f"  -> {verdict} the target ({target}): {got}")
     return 0

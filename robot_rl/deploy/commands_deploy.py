@@ -1,9 +1,11 @@
-"""``robot-rl deploy DIR|zoo:NAME --hardware sim [--duration S] [--config YAML] [--trust KEY.pub]``.
+"""``robot-rl deploy DIR|zoo:NAME --hardware sim|ros2 [--duration S] [--config YAML] [--trust KEY.pub]``.
 
 Runs the exported ONNX policy at the bundle's policy rate, through the safety filter with the
 bundle's limits (a ``--config`` may only tighten them), in the fixed-rate control loop against the
-simulated robot, and prints the achieved rate, overruns, faults and the task outcome. Nothing is
-read from the working directory: the bundle carries its rate, safe action and limits.
+simulated robot (``sim``) or a ROS 2 robot's topics (``ros2``: :mod:`robot_rl.deploy.ros2.deploy`,
+with the config's ``ros2`` section, by default the shipped ``deploy_nav_ros2``), and prints the
+achieved rate, overruns, faults and the task outcome. Nothing is read from the working directory:
+the bundle carries its rate, safe action and limits.
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bundle directory written by robot-rl export, or a pretrained policy zoo:NAME (robot-rl zoo)",
     )
     parser.add_argument(
-        "--hardware", choices=["sim"], default="sim", help="robot interface (sim: the PyBullet env)"
+        "--hardware",
+        choices=["sim", "ros2"],
+        default="sim",
+        help="robot interface (sim: the PyBullet env in this process; ros2: ROS 2 topics over DDS, "
+        "needs robot_rl[ros2])",
     )
     parser.add_argument(
         "--duration", type=float, default=10.0, help="seconds of wall time to run (default 10)"
@@ -58,8 +64,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KIND@STEP[:N]",
-        help=f"inject a fault at a tick for N ticks (kinds: {', '.join(FAULT_KINDS)}); repeatable",
+        help=f"inject a fault at a tick for N ticks (kinds: {', '.join(FAULT_KINDS)}); repeatable "
+        "(--hardware sim; with ros2 inject faults in robot-rl sim-robot)",
     )
+    ros2 = parser.add_argument_group("--hardware ros2")
+    ros2.add_argument("--domain-id", type=int, help="DDS domain (ROS_DOMAIN_ID; default: the config's)")
+    ros2.add_argument(
+        "--interface",
+        help="network interface to join (default: this host only: loopback, no multicast; "
+        "or the network of a CYCLONEDDS_URI you set)",
+    )
+    ros2.add_argument("--record", type=Path, metavar="LOG.mcap", help="record every tick to an MCAP file")
 
 
 def parse_faults(specs: list[str], slow_s: float) -> Any:
@@ -188,6 +203,8 @@ def format_stats(stats: Any, summary: dict[str, Any]) -> str:
             f"have), p50 {float(np.median(resets)):.1f} ms, max {max(resets):.1f} ms; overruns outside "
             f"reset ticks: {outside}"
         )
+    if summary.get("episodes") is None:  # a real robot: the task outcome is not known here
+        return "\n".join(lines)
     if summary["success_rate"] is not None:
         done = f"{summary['successes']}/{summary['episodes']}"
         lines.append(
@@ -212,6 +229,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.duration > 0:
         raise InputError(f"--duration must be > 0 seconds, got {args.duration}")
+    if args.hardware == "ros2":
+        return run_ros2(args)
+    if args.record or args.domain_id is not None or args.interface:
+        raise InputError("--record, --domain-id and --interface apply to --hardware ros2")
     faults = parse_faults(args.inject, slow_s=0.05)
     bundle = resolve_bundle(args.bundle)
     prepared = prepare(bundle, args.config, args.command_hz, args.trust)  # refuse before driving
@@ -220,4 +241,45 @@ def run(args: argparse.Namespace) -> int:
         bundle, args.duration, seed=args.seed, faults=faults, realtime=args.realtime, prepared=prepared
     )
     print(format_stats(stats, summary))
+    return 0
+
+
+def run_ros2(args: argparse.Namespace) -> int:
+    """``--hardware ros2``: the config's ``ros2`` section (default: the shipped one for the env)."""
+    from robot_rl.deploy.ros2 import require
+
+    require()
+    from robot_rl.deploy.deploy_config import load_deploy_config
+    from robot_rl.deploy.ros2.deploy import default_config, deploy_ros2
+    from robot_rl.errors import InputError
+    from robot_rl.zoo import resolve_bundle
+
+    if not args.duration > 0:
+        raise InputError(f"--duration must be > 0 seconds, got {args.duration}")
+    if args.inject:
+        raise InputError(
+            "--inject is for --hardware sim; inject transport faults with robot-rl sim-robot --inject"
+        )
+    bundle = resolve_bundle(args.bundle)
+    from robot_rl.deploy.manifest import read_manifest
+
+    config = args.config or default_config(str(read_manifest(bundle)["env"]["id"]))
+    settings = load_deploy_config(config).ros2
+    if settings is None:
+        raise InputError(
+            f"deploy config {config} has no ros2 section (topics, QoS); start from deploy_nav_ros2"
+        )
+    prepared = prepare(bundle, config, args.command_hz, args.trust)
+    print(format_settings(prepared[0].policy_hz, prepared[1]), flush=True)
+    try:
+        stats, summary = deploy_ros2(
+            prepared, settings, args.duration, args.domain_id, args.interface, args.record, args.realtime,
+            on_ready=lambda line: print(line, flush=True),
+        )  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before the loop started: no command was sent
+        print("robot-rl deploy: interrupted while waiting for the ROS 2 inputs; no command was sent")
+        return 130
+    print(format_stats(stats, {"success_rate": None, "episodes": None}))
+    if summary["record"]:
+        print(f"recorded {summary['messages']} messages to {summary['record']}")
     return 0

@@ -28,6 +28,9 @@ YAML keys (validated with pydantic; unknown keys are refused):
     Oldest observation (s) the loop acts on; it must be at least the policy period.
 ``safety.max_consecutive_faults``
     Policy steps in a row with a NaN observation/action or a policy error that latch a stop.
+``ros2``
+    Topics, QoS and frames for ``--hardware ros2`` (see :mod:`robot_rl.deploy.ros2.config`);
+    ignored by ``--hardware sim``.
 
 Validated like every config of the project (:mod:`robot_rl.configfile`: one YAML reader, pydantic
 models in strict mode, so no ``"0.5"`` is silently read as 0.5 and no unknown key passes).
@@ -42,6 +45,7 @@ from typing import Any
 from pydantic import Field
 
 from robot_rl.configfile import StrictModel, read_yaml_mapping, validate
+from robot_rl.deploy.ros2.config import Ros2Section
 from robot_rl.errors import InputError
 from robot_rl.resources import launch_dir, resolve_config
 
@@ -72,6 +76,7 @@ class DeployConfig(StrictModel):
     policy_hz: float | None = Field(default=None, gt=0)
     command_hz: float | None = Field(default=None, gt=0)
     safety: SafetyLimits = SafetyLimits()
+    ros2: Ros2Section | None = None
 
     def check_env(self, env_id: str) -> None:
         """Raise ``ValueError`` if ``env_id`` does not start with this config's ``env_id``."""
