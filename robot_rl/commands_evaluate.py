@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sample actions instead of the mean/argmax (SB3 models only; a bundle is deterministic)",
     )
     parser.add_argument(
+        "--on-selection-episodes",
+        action="store_true",
+        help="allow seeds that overlap the episodes the run's model was selected on (run.json "
+        "'selection'); the result is then labelled as such, not as a held-out result",
+    )
+    parser.add_argument(
         "--set-env",
         dest="env_sets",
         action="append",
@@ -151,6 +157,22 @@ def load_source(source: str, which: str = "best") -> EvalSource:
     )
 
 
+def selection_overlap(
+    selection: dict[str, Any] | None, kwargs: dict[str, Any], seed: int, episodes: int
+) -> str | None:
+    """A description of the overlap between these episodes and a run's selection episodes, or None.
+
+    Episodes are the same when the env kwargs agree and the seed ranges intersect (navigation
+    splits differ in their kwargs, so val-split selection never blocks a test-split evaluation).
+    """
+    if not selection or selection.get("episodes", 0) <= 0:
+        return None
+    lo, n = int(selection["seed"]), int(selection["episodes"])
+    if selection.get("env_kwargs", {}) != kwargs or seed >= lo + n or seed + episodes <= lo:
+        return None
+    return f"seeds {lo}..{lo + n - 1} with {selection.get('env_kwargs')}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the summary, write CSV/JSON (and a video)."""
     from robot_rl.train.evaluate import eval_env_kwargs, format_summary, run_episodes, write_csv, write_video
@@ -170,6 +192,13 @@ def run(args: argparse.Namespace) -> int:
         )
     src = load_source(args.source, which=args.which)
     kwargs = eval_env_kwargs(src.info, src.env_id, args.split, args.env_sets)
+    overlap = selection_overlap(src.info.get("selection"), kwargs, args.seed, args.episodes)
+    if overlap and not args.on_selection_episodes:
+        raise InputError(
+            f"seeds {args.seed}..{args.seed + args.episodes - 1} with {kwargs} overlap the episodes the "
+            f"model was selected on ({overlap}); a held-out result needs other seeds (the default "
+            f"{DEFAULT_EVAL_SEED} is disjoint), or pass --on-selection-episodes to measure them on purpose"
+        )
     result = run_episodes(
         src.model, src.env_id, kwargs, args.episodes, args.seed,
         vecnormalize=src.vecnormalize, deterministic=not args.stochastic,
@@ -183,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
         "num_timesteps": src.num_timesteps,
         "seed": args.seed,
         "deterministic": not args.stochastic,
+        "selection_episodes": bool(overlap),
         **src.extra,
     }
     csv_path = args.csv or src.out_dir / "episodes.csv"
@@ -192,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
     json_path.write_text(dumps_strict(summary, indent=2) + "\n")
     steps = f"{src.num_timesteps} steps" if src.num_timesteps is not None else "steps unknown"
     print(f"{src.env_id} {kwargs} | {src.label} ({steps})")
+    if overlap:
+        print("ON THE SELECTION EPISODES: this is not a held-out result")
     print(format_summary(result.summary))
     print(f"episodes: {csv_path}\nsummary:  {json_path}")
     if args.video:

@@ -115,9 +115,26 @@ def _write_run_json(run: Path, cfg: Config, status: str, extra: dict[str, Any]) 
         "status": status,
         "normalize": cfg.env.normalize.enabled,
         "goal_env": False,
+        "selection": selection_episodes(cfg),
         **extra,
     }
     rd.write_json(run / rd.RUN_JSON, data)
+
+
+def selection_episodes(cfg: Config) -> dict[str, Any]:
+    """The episodes a run's model is selected on (best model, early stop, DAgger's best student).
+
+    Episode ``i`` of a selection evaluation uses seed ``seed + i`` with ``env_kwargs``; reported
+    results must use other episodes (``robot-rl evaluate`` refuses these unless asked explicitly).
+    """
+    counts = [cfg.train.eval_episodes if cfg.train.eval_freq > 0 else 0]
+    if cfg.distill.enabled:
+        counts.append(cfg.distill.eval_episodes)
+    return {
+        "seed": cfg.train.eval_seed,
+        "episodes": max(counts),
+        "env_kwargs": {**cfg.env.kwargs, **cfg.env.eval_kwargs},
+    }
 
 
 def train(

@@ -67,3 +67,64 @@ def test_reported_episodes_are_never_the_selection_episodes() -> None:
         t = load_config(shipped.path).train
         selected = range(t.eval_seed, t.eval_seed + t.eval_episodes)
         assert not set(selected) & set(reported), shipped.name
+
+
+def test_selection_episodes_are_recorded_and_evaluating_on_them_is_refused() -> None:
+    from robot_rl.commands_evaluate import selection_overlap
+    from robot_rl.train.config import config_from_dict
+    from robot_rl.train.trainer import selection_episodes
+
+    cfg = config_from_dict(
+        {
+            "name": "g",
+            "env": {"id": "Pendulum-v1", "kwargs": {"g": 9.81}, "eval_kwargs": {"g": 10.0}},
+            "train": {"eval_seed": 1_000_000, "eval_episodes": 30, "eval_freq": 100},
+        }
+    )
+    sel = selection_episodes(cfg)
+    assert sel == {"seed": 1_000_000, "episodes": 30, "env_kwargs": {"g": 10.0}}
+    # the default held-out seeds never overlap; the selection seeds do, at either end
+    assert selection_overlap(sel, {"g": 10.0}, 2_000_000, 200) is None
+    assert selection_overlap(sel, {"g": 10.0}, 1_000_029, 5) == "seeds 1000000..1000029 with {'g': 10.0}"
+    assert selection_overlap(sel, {"g": 10.0}, 999_990, 11) is not None
+    assert selection_overlap(sel, {"g": 10.0}, 999_990, 10) is None
+    # other env kwargs (navigation's test split vs its val-split selection) are other episodes
+    assert selection_overlap(sel, {"g": 9.81}, 1_000_000, 30) is None
+    assert selection_overlap(None, {"g": 10.0}, 1_000_000, 30) is None
+    no_eval = selection_episodes(
+        config_from_dict({"name": "g", "env": {"id": "Pendulum-v1"}, "train": {"eval_freq": 0}})
+    )
+    assert no_eval["episodes"] == 0 and selection_overlap(no_eval, {}, 1_000_000, 10) is None
+
+
+def test_evaluate_refuses_the_selection_episodes_unless_asked(tmp_path, capsys) -> None:
+    import json
+
+    from robot_rl.cli import main
+    from robot_rl.train.config import config_from_dict
+    from robot_rl.train.trainer import train
+
+    cfg = config_from_dict(
+        {
+            "name": "p",
+            "env": {"id": "Pendulum-v1"},
+            "algo": {"name": "ppo", "kwargs": {"n_steps": 64, "batch_size": 64, "n_epochs": 1}},
+            "train": {
+                "total_timesteps": 64,
+                "eval_freq": 64,
+                "eval_episodes": 2,
+                "eval_seed": 500,
+                "log_interval_s": 60,
+            },
+        }
+    )
+    run = tmp_path / "run"
+    train(cfg, run, command="test")
+    assert json.loads((run / "run.json").read_text())["selection"]["seed"] == 500
+    assert main(["evaluate", str(run), "--episodes", "2", "--seed", "501"]) == 2
+    assert "overlap the episodes the model was selected on (seeds 500..501" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--episodes", "2", "--seed", "501", "--on-selection-episodes"]) == 0
+    assert "ON THE SELECTION EPISODES" in capsys.readouterr().out
+    assert json.loads((run / "eval" / "summary.json").read_text())["selection_episodes"] is True
+    assert main(["evaluate", str(run), "--episodes", "2"]) == 0  # default seeds: held out
+    assert json.loads((run / "eval" / "summary.json").read_text())["selection_episodes"] is False
