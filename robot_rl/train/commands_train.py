@@ -70,5 +70,13 @@ def run(args: argparse.Namespace) -> int:
     if out.eval is not None:
         print(f"last evaluation: success {out.eval['success_rate']:.3f} on {out.eval['episodes']} episodes")
     t = out.timing
-    print(f"time in rollouts {t['rollout_s']:.0f} s, in gradient updates {t['gradient_s']:.0f} s")
+    if "distill" in t:
+        d: dict[str, float] = t["distill"]  # type: ignore[assignment]
+        print(
+            f"DAgger: rollouts {d['rollout_s']:.0f} s (rendering included), "
+            f"teacher labels {d['label_s']:.0f} s, gradient updates {d['gradient_s']:.0f} s, "
+            f"held-out evaluations {d['eval_s']:.0f} s"
+        )
+    if t.get("rollout_s") or t.get("gradient_s") or "distill" not in t:
+        print(f"time in rollouts {t['rollout_s']:.0f} s, in gradient updates {t['gradient_s']:.0f} s")
     return 130 if out.status == "interrupted" else 0
