@@ -18,6 +18,12 @@ Image inputs (a ``(C, H, W)`` Box) are stored flat like every input (``C*H*W`` e
 row-major: the runtime contract) and reshaped to the Box's shape for SB3; their synthetic rows are
 per-pixel random images (inside, at and beyond the Box bounds and the extractor's near/far clip).
 
+Image policies keep the bundle small (a pretrained depth bundle ships in the wheel, < 2 MB): fewer
+rows (:data:`IMAGE_ROWS`, :data:`IMAGE_RANDOM_ROWS`), image inputs quantized to 1 mm BEFORE the
+reference actions are computed (so parity is exact on what is stored) and stored as int32
+millimetres (``obs__<input>__mm``), ``obs_flat`` rebuilt on load from ``flat_order``, and the file
+compressed. :func:`load_golden` returns the same keys either way.
+
 Keys: ``obs__<input>`` (float32 ``(n, size)`` per input), ``obs_flat`` (inputs concatenated in
 manifest order, what the C code takes), ``actions`` (float32 ``(n, action_dim)`` or int64
 ``(n,)`` for discrete), ``kind`` (uint8 ``(n,)``), ``kind_names``. Plain arrays only: it loads
@@ -39,6 +45,9 @@ ROLLOUT = KIND_NAMES.index("rollout")
 OUT_OF_BOX = KIND_NAMES.index("out_of_box")
 #: Candidate out-of-box rows (rows that end up inside the Box everywhere are dropped).
 N_OUT_OF_BOX = 32
+#: Image policies: at most this many rows, of which this many per-pixel random images.
+IMAGE_ROWS = 240
+IMAGE_RANDOM_ROWS = 40
 Obs = dict[str, NDArray[np.float32]]
 
 
@@ -188,7 +197,10 @@ def write_golden(
 ) -> int:
     """Build and write ``golden.npz`` (see module docstring); returns the number of rows."""
     rng = np.random.default_rng(seed)
-    synthetic, kind = synthetic_obs(spec, rng)
+    images = [i.name for i in spec.inputs if i.image is not None]
+    if images:
+        total = min(total, IMAGE_ROWS)
+    synthetic, kind = synthetic_obs(spec, rng, n_random=IMAGE_RANDOM_ROWS if images else 500)
     n_roll = max(total - len(kind), 0)
 
     def predict(o: Any) -> Any:
@@ -198,16 +210,36 @@ def write_golden(
     rolled = rollout_obs(env, predict, spec, n_roll, seed=seed + 1000) if n_roll else {}
     obs = {k: np.concatenate([synthetic[k], rolled[k]]) if rolled else synthetic[k] for k in synthetic}
     kind = np.concatenate([kind, np.full(n_roll, ROLLOUT, np.uint8)])
-    arrays: dict[str, NDArray[Any]] = {f"obs__{k}": v for k, v in obs.items()}
-    arrays["obs_flat"] = flatten(obs, spec)
+    millimetres = {k: _to_mm(obs[k]) for k in images}
+    obs.update({k: _from_mm(v) for k, v in millimetres.items()})  # the references see what is stored
+    arrays: dict[str, NDArray[Any]] = {f"obs__{k}": v for k, v in obs.items() if k not in images}
+    arrays.update({f"obs__{k}__mm": v for k, v in millimetres.items()})
+    if images:
+        arrays["flat_order"] = np.array([i.name for i in spec.inputs])
+    else:
+        arrays["obs_flat"] = flatten(obs, spec)
     arrays["actions"] = sb3_actions(model, vecnormalize, env_clipped(obs, kind, spec), spec)
     arrays["kind"] = kind
     arrays["kind_names"] = np.array(KIND_NAMES)
-    np.savez(path, **arrays)  # type: ignore[arg-type]
+    (np.savez_compressed if images else np.savez)(path, **arrays)  # type: ignore[operator,arg-type]
     return len(kind)
 
 
+def _to_mm(x: NDArray[Any]) -> NDArray[np.int32]:
+    return np.round(np.asarray(x, np.float64) * 1000.0).astype(np.int32)
+
+
+def _from_mm(mm: NDArray[Any]) -> NDArray[np.float32]:
+    return mm.astype(np.float32) / np.float32(1000.0)
+
+
 def load_golden(path: Path) -> dict[str, NDArray[Any]]:
-    """Load ``golden.npz`` without pickle."""
+    """Load ``golden.npz`` without pickle (image inputs decoded, ``obs_flat`` rebuilt)."""
     with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+        out = {k: data[k] for k in data.files}
+    for key in [k for k in out if k.endswith("__mm")]:
+        out[key.removesuffix("__mm")] = _from_mm(out.pop(key))
+    if "flat_order" in out:
+        order = [str(n) for n in out.pop("flat_order")]
+        out["obs_flat"] = np.concatenate([out[f"obs__{n}"] for n in order], axis=-1).astype(np.float32)
+    return out

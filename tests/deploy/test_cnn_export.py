@@ -54,6 +54,16 @@ def test_every_format_matches_sb3_and_verify_passes(name: str, make_bundle: Call
     assert figures["closed_loop"]["ok"]
     golden = load_golden(bundle / "golden.npz")
     n = len(golden["kind"])
+    # image policies: a small golden set (it ships in the wheel's pretrained bundles), images stored
+    # as whole millimetres and the reference actions computed on exactly those values
+    from robot_rl.deploy.golden import IMAGE_ROWS
+
+    assert n <= IMAGE_ROWS
+    with np.load(bundle / "golden.npz") as raw:
+        assert raw["obs__depth__mm"].dtype == np.int32 and "obs_flat" not in raw.files
+    assert np.array_equal(
+        golden["obs__depth"], np.round(golden["obs__depth"] * 1000).astype(np.float32) / 1000
+    )
     assert golden["obs__depth"].shape == (n, PIXELS) and golden["obs__proprio"].shape == (n, 4)
     assert golden["obs_flat"].shape == (n, PIXELS + 4)
     # the golden images exercise the extractor's clip: pixels below near (0.07 m) and beyond far (0.5 m)
@@ -173,12 +183,13 @@ class FakeCamera:
         self, golden: dict[str, np.ndarray], nan_ticks: set[int], clock: Callable[[], float]
     ) -> None:
         self.golden, self.nan_ticks, self.clock = golden, nan_ticks, clock
+        self.rollout_rows = np.flatnonzero(golden["kind"] == 4)  # real images
         self.k = 0
         self.writes: list[np.ndarray] = []
         self.stopped = False
 
     def read_observation(self) -> tuple[Any, float]:
-        row = 600 + self.k  # rollout rows: real images
+        row = self.rollout_rows[self.k % len(self.rollout_rows)]
         depth = self.golden["obs__depth"][row].reshape(1, SIZE, SIZE).copy()
         if self.k in self.nan_ticks:
             depth[0, 12, 7] = np.nan  # one dead pixel
@@ -218,7 +229,7 @@ def test_nan_pixel_is_a_fault_and_gives_the_safe_action(make_bundle: Callable[[s
     assert [bool(f & Flag.NONFINITE_OBS) for f in flags] == [False] * 3 + [True] * 2 + [False] * 3
     assert all(np.array_equal(camera.writes[k], [0.0, 0.0]) for k in (3, 4))  # the env's safe action
     for k in (0, 1, 2, 5, 6, 7):  # clean ticks: the policy's own action (within the Box: unchanged)
-        assert np.allclose(camera.writes[k], golden["actions"][600 + k], atol=1e-5)
+        assert np.allclose(camera.writes[k], golden["actions"][camera.rollout_rows[k]], atol=1e-5)
 
 
 def test_sim_hardware_nan_pixel_is_caught(make_bundle: Callable[[str], Path]) -> None:
