@@ -287,6 +287,11 @@ def _check_semantics(cfg: Config) -> None:
             )
         if cfg.train.warm_start:
             raise InputError("distill and the demonstration warm start (train.demo_*) exclude each other")
+        if cfg.distill.steps > cfg.train.total_timesteps:
+            raise InputError(
+                f"train.total_timesteps={cfg.train.total_timesteps} is below the DAgger steps "
+                f"distill.iterations x distill.steps_per_iteration = {cfg.distill.steps}, which count in it"
+            )
     extractor = cfg.algo.policy_kwargs.get("features_extractor")
     if extractor is not None:
         from robot_rl.nets import FEATURES_EXTRACTORS

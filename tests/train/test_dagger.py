@@ -125,6 +125,7 @@ def test_dataset_keeps_the_newest_samples_and_stores_depth_in_millimetres(tmp_pa
     [
         ({"env": {"id": TOY_PEEK_ID, "normalize": {"enabled": True}}}, "needs env.normalize.enabled=false"),
         ({"algo": {"name": "sac"}}, "trains a PPO policy"),
+        ({"train": {"total_timesteps": 100}}, r"total_timesteps=100 is below the DAgger steps .* = 1200"),
     ],
 )
 def test_bad_distill_configs_are_refused(change: dict[str, Any], message: str) -> None:

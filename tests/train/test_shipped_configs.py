@@ -39,6 +39,9 @@ def test_smoke_train_and_load(path: Path, tmp_path: Path) -> None:
     ]
     if load_config(path).train.demo_episodes:
         overrides += ["train.demo_episodes=3", "train.bc_epochs=1"]
+    if load_config(path).distill.enabled:  # one tiny DAgger iteration fills the budget
+        overrides += [f"distill.steps_per_iteration={steps}", "distill.iterations=1", "distill.epochs=1"]
+        overrides += ["distill.eval_episodes=1"]
     cfg = load_config(path, overrides)
     out = train(cfg, tmp_path / cfg.name, f"smoke {path.name}")
     assert out.status == "finished" and out.num_timesteps >= steps
