@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 
+from robot_rl.configfile import parse_yaml
 from robot_rl.envs.nav_layout import LayoutConfig, NavLayout, Rect, cell_centres, clearance_to
 from robot_rl.errors import InputError, MissingInputError
 from robot_rl.resources import assets_dir
@@ -164,12 +164,10 @@ def _load(name: str, resolved: str, digest: str) -> NavMap:
 
 # ---------------------------------------------------------------------- YAML and image
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingInputError(f"map YAML {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"map YAML {path} is not valid YAML: {exc}") from None
+    if not path.is_file():
+        raise MissingInputError(f"map YAML {path} does not exist")
+    # the project's one YAML reader (robot_rl.configfile): YAML 1.2 numbers such as 5e-2
+    spec = parse_yaml(path.read_text(encoding="utf-8"), f"map YAML {path}")
     if not isinstance(spec, dict):
         raise InputError(f"map YAML {path} must be a mapping with image, resolution, origin, ...")
     missing = [k for k in ("image", "resolution", "origin") if k not in spec]
