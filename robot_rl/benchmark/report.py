@@ -258,6 +258,13 @@ def plot_paths(
             ax.plot(r.path[:, 0], r.path[:, 1], color="tab:green" if r.row["success"] else "tab:red", lw=1.5)
             ax.set_title(f"{r.row['episode']}: {r.row['failure']}, SPL {r.row['spl']:.2f}", fontsize=8)
         fig.suptitle(f"{agent}: first {len(shown)} episodes of {episode_set['name']} (dashed: shortest path)")
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    """Lay out, write (parents created) and close a figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -284,11 +291,7 @@ def plot_disagreement(
         ax.plot(r.path[-1, 0], r.path[-1, 1], "x", color=colour, ms=8)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     ax.set_title(f"{record['id']} (geodesic {record['geodesic_distance']:.2f} m)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_report(

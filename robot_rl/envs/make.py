@@ -9,6 +9,7 @@ into an ``InputError`` that names the registered ids or the constructor's keywor
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from robot_rl.errors import InputError
@@ -19,8 +20,8 @@ GYM_MAKE_KWARGS = frozenset(
 )
 
 
-def constructor_kwargs(env_id: str) -> list[str] | None:
-    """The keyword arguments ``env_id``'s constructor takes (``None``: any, or unknown)."""
+def constructor_parameters(env_id: str) -> Mapping[str, inspect.Parameter] | None:
+    """The parameters of ``env_id``'s constructor (``None`` when it has no inspectable signature)."""
     import gymnasium as gym
 
     entry: Any = gym.spec(env_id).entry_point
@@ -28,10 +29,15 @@ def constructor_kwargs(env_id: str) -> list[str] | None:
         module, _, attr = entry.partition(":")
         entry = getattr(__import__(module, fromlist=[attr]), attr)
     try:
-        params = inspect.signature(entry).parameters
+        return inspect.signature(entry).parameters
     except (TypeError, ValueError):
         return None
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+
+
+def constructor_kwargs(env_id: str) -> list[str] | None:
+    """The keyword arguments ``env_id``'s constructor takes (``None``: any, or unknown)."""
+    params = constructor_parameters(env_id)
+    if params is None or any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return None
     return [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 

@@ -10,7 +10,6 @@ evaluated on their ``test`` split by default. Observations go through the run's 
 from __future__ import annotations
 
 import csv
-import inspect
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,14 +56,10 @@ class EvalResult:
 
 def accepts_kwarg(env_id: str, name: str) -> bool:
     """Whether the env's constructor takes keyword ``name`` (e.g. ``split``)."""
-    spec = gym.spec(env_id)
-    entry = spec.entry_point
-    if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
-        entry = getattr(__import__(module, fromlist=[attr]), attr)
-    try:
-        params = inspect.signature(entry).parameters  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    from robot_rl.envs.make import constructor_parameters
+
+    params = constructor_parameters(env_id)
+    if params is None:
         return False
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
