@@ -248,6 +248,9 @@ def bench_ros2(args: argparse.Namespace, runner: object, settings: dict) -> int:
     print(f"  {mem}; idle-time gc runs {stats.gc_runs}, longest {stats.gc_max_us:.0f} us")
     lat = summary["latency_us"]
     topic = summary["latency_topic"]
+    if summary["phase_shifts"] is not None:
+        print(f"  sensor pacing: policy ticks follow {topic}; the tick grid moved by more than 1 ms "
+              f"{summary['phase_shifts']} time(s) to follow it")  # fmt: skip
     names = {
         "delivery": f"{topic} stamp -> taken by the bridge",
         "stamp_to_command": f"{topic} stamp -> first command after it",

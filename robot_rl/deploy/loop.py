@@ -15,7 +15,17 @@ policy step instead of dropping it. Python's automatic garbage collector is paus
 runs (a collection can take milliseconds inside a tick); instead the loop collects every
 ``gc_every`` ticks in the idle time before a deadline, when at least half a period is left, so
 memory stays flat over hours. Timing figures are kept in fixed-size ring buffers (percentiles over
-the most recent :data:`STATS_WINDOW` ticks; the maximum over the whole run). On exit (duration
+the most recent :data:`STATS_WINDOW` ticks; the maximum over the whole run).
+
+Sensor pacing: hardware whose ``sensor_paced`` is true (the ROS 2 bridge) provides
+``wait_for_sensor(timeout_s) -> target | None``, which the loop calls instead of sleeping. When a
+fresh sensor message arrives it returns the time the next policy tick should run (arrival plus a
+small margin); the loop then moves its grid by less than half a command period so that a command
+tick lands on that time, and makes that tick a policy tick (the current policy step's action is
+held for fewer or more ticks once). A sensor faster than the policy rate (arrivals less than 3/4 of
+a policy period apart) sets no phase. So a sensor message waits about the margin for its policy
+step instead of up to a policy period, whatever the robot's clock phase, and the lock holds
+when the sensor stream drifts or restarts. On exit (duration
 reached, :meth:`ControlLoop.stop`, an exception or Ctrl-C) the
 loop writes the safety filter's safe action and calls ``hardware.safe_stop()``.
 """
@@ -161,6 +171,9 @@ class ControlLoop:
         self.rate_hz = float(rate_hz)
         self.period = 1.0 / self.rate_hz
         self.clock, self.sleep = clock, sleep
+        self._pace = hardware.wait_for_sensor if getattr(hardware, "sensor_paced", False) else None  # type: ignore[attr-defined]
+        self._last_target: float | None = None
+        self.phase_shifts = 0  # grid moves of more than 1 ms (sensor pacing)
         self.realtime = realtime
         self._stop = threading.Event()
         self.last_error: BaseException | None = None
@@ -168,6 +181,36 @@ class ControlLoop:
     def stop(self) -> None:
         """Ask the loop to finish after the current tick (thread-safe)."""
         self._stop.set()
+
+    def _idle(self, start: float, slot: int) -> float:
+        """Wait for tick ``slot``'s deadline; returns the grid's start, moved by sensor pacing."""
+        while True:
+            remaining = start + slot * self.period - self.clock()
+            if self._pace is None:
+                self.sleep(max(remaining, 0.0))
+                return start
+            if remaining <= 0:
+                return start
+            target = self._pace(remaining)
+            if target is None:
+                return start
+            start = self._align(start, slot, target)
+
+    def _align(self, start: float, slot: int, target: float) -> float:
+        """Move the grid so that a tick lands on ``target`` and make that tick a policy tick."""
+        policy_period = self.policy_every * self.period
+        last, self._last_target = self._last_target, target
+        if last is not None and target - last < 0.75 * policy_period:
+            return start  # the sensor is faster than the policy: it sets no phase
+        due = start + slot * self.period
+        shift = (target - due + self.period / 2) % self.period - self.period / 2  # to the nearest tick
+        ahead = round((target - due - shift) / self.period)  # ticks from this slot to the target's
+        if ahead < 0:  # the nearest tick already ran: this slot moves earlier, onto the target
+            shift, ahead = target - due, 0
+        if abs(shift) > 1e-3:
+            self.phase_shifts += 1
+        self._tick_count = (-ahead) % self.policy_every  # the target's tick is a policy tick
+        return start + shift
 
     def tick(self, now: float) -> Flag:
         """One read -> screen -> (policy) -> filter -> write cycle; returns the tick's flags."""
@@ -229,10 +272,10 @@ class ControlLoop:
     def _ticks(self, stats: LoopStats, start: float, duration_s: float | None, max_steps: int | None,
                compute: Ring, lateness: Ring) -> str:  # fmt: skip
         """The scheduling loop; tick ``slot`` is due at ``start + slot * period``. Returns why it ended."""
-        slot = 0
+        slot, begin = 0, start
         while not self._stop.is_set():
             scheduled = start + slot * self.period
-            if duration_s is not None and scheduled - start >= duration_s - 1e-9:
+            if duration_s is not None and scheduled - begin >= duration_s - 1e-9:
                 return "duration"
             t0 = self.clock()
             lateness.add(t0 - scheduled)
@@ -249,7 +292,7 @@ class ControlLoop:
             if max_steps is not None and stats.steps >= max_steps:
                 return "max_steps"
             self._idle_gc(stats, start + slot * self.period)
-            self.sleep(max(start + slot * self.period - self.clock(), 0.0))
+            start = self._idle(start, slot)
         return "stop requested"
 
     def _idle_gc(self, stats: LoopStats, deadline: float) -> None:

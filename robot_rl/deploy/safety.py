@@ -71,6 +71,7 @@ class StepRecord:
     raw_action: Any
     safe_action: Any
     flags: int
+    policy_step: bool = True
 
 
 class RecordRing:
@@ -93,10 +94,14 @@ class RecordRing:
         self.has_raw = np.zeros(size, bool)
         self.safe = np.zeros((size, n), np.float32)
         self.flags = np.zeros(size, np.int64)
+        self.policy_step = np.zeros(size, bool)
 
-    def append(self, step: int, time_s: float, raw: Any, safe: Any, flags: int) -> None:
+    def append(
+        self, step: int, time_s: float, raw: Any, safe: Any, flags: int, policy_step: bool = True
+    ) -> None:
         k = self.count % self.size
         self.step[k], self.time_s[k], self.flags[k] = step, time_s, flags
+        self.policy_step[k] = policy_step
         self.has_raw[k] = raw is not None
         if raw is not None:
             value = np.asarray(raw, np.float32).reshape(-1)
@@ -116,7 +121,9 @@ class RecordRing:
         if self.has_raw[k]:
             raw = int(self.raw[k, 0]) if self.discrete and np.isfinite(self.raw[k, 0]) else self.raw[k].copy()
         safe: Any = int(self.safe[k, 0]) if self.discrete else self.safe[k].copy()
-        return StepRecord(int(self.step[k]), float(self.time_s[k]), raw, safe, int(self.flags[k]))
+        return StepRecord(
+            int(self.step[k]), float(self.time_s[k]), raw, safe, int(self.flags[k]), bool(self.policy_step[k])
+        )
 
     def __iter__(self) -> Iterator[StepRecord]:
         return (self[i] for i in range(len(self)))
@@ -305,7 +312,7 @@ class SafetyFilter:
             out, flags = self._limit(raw_action, flags)
         if not self.config.discrete:
             self._last = np.asarray(out, np.float64)
-        self._record(raw_action, out, flags, now_s)
+        self._record(raw_action, out, flags, now_s, policy_step)
         return out
 
     def _update_fault_streak(self, flags: Flag) -> Flag:
@@ -329,8 +336,8 @@ class SafetyFilter:
         limited = np.clip(limited, self.config.action_low, self.config.action_high)  # bounds always win
         return limited.astype(np.float32), flags
 
-    def _record(self, raw: Any, out: Any, flags: Flag, now_s: float) -> None:
+    def _record(self, raw: Any, out: Any, flags: Flag, now_s: float, policy_step: bool) -> None:
         for name in Flag.names(flags):
             self.fault_counts[name] = self.fault_counts.get(name, 0) + 1
-        self.records.append(self._step, now_s, raw, out, int(flags))
+        self.records.append(self._step, now_s, raw, out, int(flags), policy_step)
         self._step += 1

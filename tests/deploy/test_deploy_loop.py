@@ -241,3 +241,87 @@ def test_sim_hardware_records_episode_resets() -> None:
     assert summary["reset_ticks"] == [4, 9] and len(summary["reset_ms"]) == 2
     assert all(ms >= 0 for ms in summary["reset_ms"])
     hw.close()
+
+
+class PacedHardware(FakeHardware):
+    """Hardware with a sensor stream (arrivals at ``phase + k * period``, from ``restart`` on at
+    ``phase2``) that the loop waits on between ticks (``sensor_paced``)."""
+
+    sensor_paced = True
+
+    def __init__(self, clock: FakeClock, period: float, phase: float, offset: float = 0.001) -> None:
+        super().__init__(clock)
+        self.period, self.phase, self.offset = period, phase, offset
+        self.restart: float | None = None
+        self.phase2 = 0.0
+        self.arrivals: list[float] = []
+
+    def _next_arrival(self, after: float) -> float:
+        phase = self.phase2 if self.restart is not None and after >= self.restart else self.phase
+        return phase + self.period * (np.floor((after - phase) / self.period + 1e-6) + 1)
+
+    def wait_for_sensor(self, timeout_s: float) -> float | None:
+        arrival = self._next_arrival(self.clock.t)
+        if arrival > self.clock.t + timeout_s:
+            self.clock.t += timeout_s
+            return None
+        self.clock.t = arrival
+        self.arrivals.append(arrival)
+        return arrival + self.offset
+
+
+def paced_loop(rate_hz: float, policy_every: int, hw_period: float, phase: float) -> tuple[Any, Any, Any]:
+    clock = FakeClock()
+    hw = PacedHardware(clock, hw_period, clock.t + phase)
+    safety = make_filter(tick_s=1 / rate_hz)
+    loop = ControlLoop(
+        lambda obs: np.array([0.5], np.float32), safety, hw, rate_hz, clock=clock, sleep=clock.sleep,
+        policy_every=policy_every,
+    )  # fmt: skip
+    return loop, hw, safety
+
+
+def policy_tick_times(safety: SafetyFilter) -> np.ndarray:
+    return np.array([r.time_s for r in safety.records if r.policy_step])
+
+
+@pytest.mark.parametrize("phase", [0.0004, 0.0237, 0.0499, 0.0731])
+def test_sensor_paced_policy_ticks_follow_the_sensor_whatever_its_phase(phase: float) -> None:
+    # nav: 100 Hz commands, a policy step every 10 ticks, scans at 10 Hz with an arbitrary phase
+    loop, hw, safety = paced_loop(100.0, 10, 0.1, phase)
+    stats = loop.run(duration_s=2.0)
+    ticks = policy_tick_times(safety)
+    locked = ticks[ticks > hw.arrivals[0]]
+    lag = locked[:, None] - np.array(hw.arrivals)[None, :]
+    assert np.allclose(np.min(np.where(lag >= 0, lag, np.inf), axis=1), 0.001, atol=1e-9)
+    assert np.allclose(np.diff(locked), 0.1, atol=1e-9)  # one policy step per scan
+    times = np.array([r.time_s for r in safety.records])
+    later = times[times > hw.arrivals[0]]
+    assert np.allclose(np.diff(later), 0.01, atol=1e-9)  # command ticks stay 10 ms apart once locked
+    assert stats.overruns == 0 and loop.phase_shifts <= 1
+
+
+def test_sensor_paced_loop_relocks_when_the_sensor_restarts_with_another_phase() -> None:
+    loop, hw, safety = paced_loop(20.0, 1, 0.05, 0.013)  # the arm: 20 Hz, joint states at 20 Hz
+    hw.restart, hw.phase2 = hw.clock.t + 1.0, hw.clock.t + 0.031
+    loop.run(duration_s=2.0)
+    ticks = policy_tick_times(safety)
+    before = ticks[(ticks > hw.clock.t - 2.0 + 0.06) & (ticks < hw.restart)]
+    after = ticks[ticks > hw.restart + 0.1]  # the first new arrival is too close to the last old one
+
+    def off_grid(t: np.ndarray, phase: float) -> np.ndarray:  # distance to phase + 1 ms + k * 50 ms
+        return (t - phase - 0.001 + 0.025) % 0.05 - 0.025
+
+    assert len(before) > 10 and np.allclose(off_grid(before, hw.phase), 0.0, atol=1e-9)
+    assert len(after) > 10 and np.allclose(off_grid(after, hw.phase2), 0.0, atol=1e-9)
+    assert loop.phase_shifts == 2
+
+
+def test_a_sensor_faster_than_the_policy_sets_no_phase() -> None:
+    loop, hw, safety = paced_loop(100.0, 10, 0.025, 0.004)  # 40 Hz scans, 10 Hz policy
+    start = hw.clock.t
+    loop.run(duration_s=1.0)
+    times = np.array([r.time_s for r in safety.records])
+    assert np.allclose(np.diff(times)[1:], 0.01, atol=1e-9)
+    assert loop.phase_shifts <= 1  # only the first arrival may set the phase
+    assert len(hw.arrivals) >= 30 and times[0] == pytest.approx(start)

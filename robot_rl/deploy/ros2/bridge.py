@@ -112,6 +112,8 @@ class Ros2Hardware:
         self.delivery, self.stamp_to_command, self.stamp_to_policy = Ring(), Ring(), Ring()
         self._pending_command: float | None = None  # scan stamp (epoch s) not yet answered by a command
         self._pending_policy: float | None = None  # ... nor by a policy step
+        self._arrival: float | None = None  # loop-clock time a phase_key message was taken, not yet reported
+        self._wait_phase = self.node.waiter(self.readers[self.adapter.phase_key])
 
     # ------------------------------------------------------------------ start-up
     def describe(self, key: str) -> str:
@@ -159,6 +161,30 @@ class Ros2Hardware:
             lambda: self._poll() or self.latest[key] is not before, timeout_s, poll_s, self.clock
         )
 
+    @property
+    def sensor_paced(self) -> bool:
+        """Whether the loop's policy ticks follow the ``phase_key`` stream (``ros2.phase_offset_s`` set)."""
+        return self.settings.phase_offset_s is not None
+
+    def wait_for_sensor(self, timeout_s: float) -> float | None:
+        """Wait up to ``timeout_s`` for a fresh ``phase_key`` message (DDS WaitSet, no polling).
+
+        The control loop calls this instead of sleeping between ticks (sensor pacing, see
+        :class:`~robot_rl.deploy.loop.ControlLoop`). Returns the time on the loop's clock at
+        which the next policy tick should run, ``arrival + ros2.phase_offset_s``, or ``None`` at
+        the timeout. A message taken during a tick counts too (its arrival is then the tick's
+        read time). Only used while :attr:`sensor_paced`.
+        """
+        offset = self.settings.phase_offset_s
+        end = self.clock() + timeout_s
+        while self._arrival is None:
+            remaining = end - self.clock()
+            if remaining <= 0 or not self._wait_phase(remaining):
+                break
+            self._poll()
+        arrival, self._arrival = self._arrival, None
+        return None if arrival is None else arrival + float(offset or 0.0)
+
     def wait_for_subscribers(self, timeout_s: float) -> bool:
         """Whether every command topic has a matched reader within ``timeout_s``."""
         return wait_until(
@@ -180,6 +206,7 @@ class Ros2Hardware:
                 stamp = m.seconds_of(msg.header.stamp)
                 self.delivery.add(self.wall_clock() - stamp)
                 self._pending_command = self._pending_policy = stamp
+                self._arrival = now
             if self.specs[key].stamp == "header":
                 age = max(self.wall_clock() - m.seconds_of(msg.header.stamp), 0.0)
                 self.stamps[key] = now - age
@@ -199,12 +226,19 @@ class Ros2Hardware:
         msgs = self.adapter.commands(action, self.wall_clock())
         for key, msg in msgs.items():
             self.writers[key].write(msg)
-        self._latency(self._writes % self.policy_every == 0)
+        self._latency(self._policy_tick())
         self._writes += 1
         if self.recorder is not None:
             for key, msg in msgs.items():
                 self.recorder.message(self.out_topics[key], msg)
             self._record_tick(action)
+
+    def _policy_tick(self) -> bool:
+        """Whether the action just written came from a policy step (the safety filter's record says;
+        without a filter, every ``policy_every``-th write)."""
+        if self.safety is not None and self.safety.records.count > self._seen_records:
+            return bool(self.safety.records[-1].policy_step)
+        return self._writes % self.policy_every == 0
 
     def _latency(self, policy_tick: bool) -> None:
         if self._pending_command is None and self._pending_policy is None:
@@ -239,7 +273,7 @@ class Ros2Hardware:
         tick = m.DeployTick(
             m.Header(m.stamp_of(self.wall_clock()), "deploy"),
             self._ticks,
-            self._ticks % self.policy_every == 0,
+            rec.policy_step,
             [] if self._obs is None else [float(v) for v in np.asarray(self._obs, np.float32).reshape(-1)],
             raw is not None,
             [] if raw is None else [float(v) for v in np.asarray(raw, np.float32).reshape(-1)],

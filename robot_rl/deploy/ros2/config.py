@@ -24,12 +24,13 @@ Shipped: ``launch/deploy_nav_ros2.yaml`` (``--config deploy_nav_ros2``), the def
 ``ros2.wait_for_inputs_s``
     Start-up waits this long for a first message on every input, then names the ones missing.
 ``ros2.phase_offset_s``
-    The loop starts this long after a fresh ``/scan`` arrived, so that its ticks (and policy
-    steps) follow the sensor stream instead of a random phase: a scan then waits about this long
-    for its command instead of up to a command period (and up to a policy period for its
-    policy step). A margin for the scan's arrival jitter. ``null``: start at once. Effective
-    while the sensor rate is a divisor of the command rate and both clocks tick alike (the
-    phase drifts otherwise).
+    Sensor pacing: each policy tick runs this long after a fresh phase input arrived (``/scan``
+    for navigation, ``/joint_states`` for the arm), so a sensor message waits about this long for
+    its command instead of up to a policy period. The loop waits on the input (a DDS WaitSet)
+    between ticks and re-locks to every arrival, so the robot's clock phase, drift or a
+    restarted driver do not matter (:class:`robot_rl.deploy.loop.ControlLoop`). A margin for
+    the message's arrival jitter. ``null``: free-running ticks. Applies while the input comes at
+    the policy rate or slower.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class _Common(BaseModel):
 
     domain_id: int = Field(default=0, ge=0, le=232)
     wait_for_inputs_s: float = Field(default=5.0, gt=0.0, le=600.0)
-    phase_offset_s: float | None = Field(default=0.003, ge=0.0, le=1.0)
+    phase_offset_s: float | None = Field(default=0.001, ge=0.0, le=1.0)
 
 
 class Ros2Settings(_Common):

@@ -10,7 +10,6 @@ Robot side: no torch, gymnasium or pybullet.
 from __future__ import annotations
 
 import contextlib
-import gc
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -113,11 +112,8 @@ def deploy_ros2(
             loop = ControlLoop(
                 runner.act, safety, hardware, hz, clock=clock, realtime=realtime, policy_every=every
             )
-            if settings.phase_offset_s is not None:  # ticks follow the sensor stream (config docstring)
-                gc.collect()
-                gc.freeze()  # so that the loop's own start-up collection is short and the phase holds
-                if hardware.wait_for_new(hardware.adapter.phase_key, 2.0):
-                    time.sleep(settings.phase_offset_s)
+            # with ros2.phase_offset_s set, the loop's policy ticks follow the sensor stream
+            # (Ros2Hardware.wait_for_sensor): no start-up alignment here
             stats = loop.run(duration_s=duration_s)
     finally:
         if recorder is not None:
@@ -128,5 +124,6 @@ def deploy_ros2(
         "messages": recorder.count if recorder else 0,
         "latency_us": hardware.latency_us(),
         "latency_topic": hardware.specs[hardware.adapter.phase_key].topic,
+        "phase_shifts": loop.phase_shifts if hardware.sensor_paced else None,
     }
     return stats, summary

@@ -3,7 +3,8 @@
 ROS 2 topic ``/scan`` is DDS topic ``rt/scan``; the DDS type is the one of
 :mod:`robot_rl.deploy.ros2.types`. The domain is created with the network scope of
 :func:`robot_rl.deploy.ros2.qos.network_config` (loopback only unless an interface is named or the
-user set ``CYCLONEDDS_URI``). Readers are polled (:meth:`Ros2Node.take_latest`), no threads of ours.
+user set ``CYCLONEDDS_URI``). Readers are polled (:meth:`Ros2Node.take_all`) or waited on
+(:meth:`Ros2Node.waiter`), no threads of ours.
 """
 
 from __future__ import annotations
@@ -62,6 +63,24 @@ class Ros2Node:
         writer = DataWriter(self.participant, self._topic(ros_topic, msg_type), qos=qos.to_dds())
         self._endpoints.append(writer)
         return writer
+
+    def waiter(self, reader: Any) -> Callable[[float], bool]:
+        """``wait(timeout_s) -> bool``: block (in C, no polling) until ``reader`` holds an unread sample.
+
+        A DDS ``WaitSet`` with a ``ReadCondition`` on the reader; True when data is there, False
+        at the timeout.
+        """
+        from cyclonedds.core import InstanceState, ReadCondition, SampleState, ViewState, WaitSet
+
+        waitset = WaitSet(self.participant)
+        condition = ReadCondition(reader, SampleState.NotRead | ViewState.Any | InstanceState.Any)
+        waitset.attach(condition)
+        self._endpoints[:0] = [waitset, condition]  # deleted before the readers they refer to
+
+        def wait(timeout_s: float) -> bool:
+            return waitset.wait(max(int(timeout_s * 1e9), 0)) > 0
+
+        return wait
 
     @staticmethod
     def take_all(reader: Any, msg_type: type) -> list[Any]:
