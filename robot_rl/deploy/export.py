@@ -313,10 +313,13 @@ def load_torchscript(path: Path) -> Any:
 def _env_layouts(env: Any, spec: PolicySpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:
     """(per-input rows, action layout rows, discrete table or None) from the env or its spaces."""
     base = env.unwrapped
+    named = base.input_layouts() if hasattr(base, "input_layouts") else {}
     inputs = []
     for inp in spec.inputs:
         layout = None
-        if inp.name in ("obs", "observation") and hasattr(base, "obs_layout"):
+        if inp.name in named and named[inp.name].size == inp.size:
+            layout = named[inp.name].to_dict()
+        elif inp.name in ("obs", "observation") and hasattr(base, "obs_layout"):
             layout = base.obs_layout.to_dict()
         elif inp.name in ("achieved_goal", "desired_goal") and hasattr(
             getattr(base, "task", None), "goal_layout"

@@ -157,6 +157,11 @@ class SimHardware:
         self._reported = (self._obs, self._stamp)
         self._ret, self._len = 0.0, 0
 
+    @property
+    def latest_observation(self) -> Any:
+        """The env's observation after the last completed control step (or reset)."""
+        return self._obs
+
     def read_observation(self) -> tuple[Any, float]:
         k = self.steps
         if k in self.faults.slow_steps:

@@ -173,6 +173,7 @@ class ControlLoop:
         self.clock, self.sleep = clock, sleep
         self._pace = hardware.wait_for_sensor if getattr(hardware, "sensor_paced", False) else None  # type: ignore[attr-defined]
         self._last_target: float | None = None
+        self._last_tick = -math.inf
         self.phase_shifts = 0  # grid moves of more than 1 ms (sensor pacing)
         self.realtime = realtime
         self._stop = threading.Event()
@@ -197,20 +198,26 @@ class ControlLoop:
             start = self._align(start, slot, target)
 
     def _align(self, start: float, slot: int, target: float) -> float:
-        """Move the grid so that a tick lands on ``target`` and make that tick a policy tick."""
+        """Move the grid so that a tick lands on ``target`` and make that tick a policy tick.
+
+        The next tick goes to the first time ``target + j * period`` (any integer j) that is at
+        least half a period after the last tick, so ticks never crowd: a message that arrived
+        just after a tick waits for the next one instead of causing an extra tick.
+        """
         policy_period = self.policy_every * self.period
         last, self._last_target = self._last_target, target
         if last is not None and target - last < 0.75 * policy_period:
             return start  # the sensor is faster than the policy: it sets no phase
+        earliest = max(self._last_tick + self.period / 2, self.clock())
+        nxt = target + math.ceil((earliest - target) / self.period - 1e-9) * self.period
         due = start + slot * self.period
-        shift = (target - due + self.period / 2) % self.period - self.period / 2  # to the nearest tick
-        ahead = round((target - due - shift) / self.period)  # ticks from this slot to the target's
-        if ahead < 0:  # the nearest tick already ran: this slot moves earlier, onto the target
-            shift, ahead = target - due, 0
-        if abs(shift) > 1e-3:
+        if abs(nxt - due) > 1e-3:
             self.phase_shifts += 1
-        self._tick_count = (-ahead) % self.policy_every  # the target's tick is a policy tick
-        return start + shift
+        ahead = round((target - nxt) / self.period)  # ticks from the next one to the target's (may be < 0)
+        self._tick_count = (
+            -ahead
+        ) % self.policy_every  # the target's tick (and every pe-th) is a policy tick
+        return start + (nxt - due)
 
     def tick(self, now: float) -> Flag:
         """One read -> screen -> (policy) -> filter -> write cycle; returns the tick's flags."""
@@ -277,7 +284,7 @@ class ControlLoop:
             scheduled = start + slot * self.period
             if duration_s is not None and scheduled - begin >= duration_s - 1e-9:
                 return "duration"
-            t0 = self.clock()
+            t0 = self._last_tick = self.clock()
             lateness.add(t0 - scheduled)
             self.tick(t0)
             stats.steps += 1

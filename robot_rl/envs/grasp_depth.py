@@ -79,6 +79,9 @@ class DepthObserver:
         self._index = np.concatenate(
             [np.arange(state_layout.size)[state_layout.slice(name)] for name in PROPRIO_FIELDS]
         )
+        by_name = {f.name: f for f in state_layout.fields}
+        #: layout of the ``proprio`` vector (the exported manifest names its fields with it)
+        self.proprio_layout = VectorLayout([by_name[name] for name in PROPRIO_FIELDS])
         box = state_layout.box()
         self.observation_space = spaces.Dict(
             {

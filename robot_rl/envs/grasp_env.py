@@ -179,6 +179,10 @@ class PandaGraspEnv(RobotTaskEnv):
         """The state observation of the current step (object pose included): for a teacher only."""
         return self._state.copy()
 
+    def input_layouts(self) -> dict[str, VectorLayout]:
+        """Named layouts of the dict observation's vector parts (``{"proprio": ...}`` in depth mode)."""
+        return {"proprio": self.depth_observer.proprio_layout} if self.depth_observer is not None else {}
+
     def camera_contract(self) -> dict[str, Any] | None:
         """The depth camera a robot must provide (``obs_mode="depth"``), else ``None``."""
         return self.depth_observer.contract() if self.depth_observer is not None else None

@@ -27,7 +27,11 @@ RUNS: dict[str, tuple[str, str, bool, int]] = {
     "grasp_ppo_norm": ("ppo", "robot_rl/PandaGrasp-v0", True, 256),
     "depth_ppo_norm": ("ppo", TOY_DEPTH_ID, True, 256),
     "depth_sac": ("sac", TOY_DEPTH_ID, False, 200),
+    "grasp_depth_ppo": ("ppo", "robot_rl/PandaGrasp-v0", False, 128),
+    "nav_dqn": ("dqn", "robot_rl/MobileNavDiscrete-v0", False, 200),
 }
+#: env kwargs of the runs that need them
+RUN_ENV_KWARGS: dict[str, dict[str, Any]] = {"grasp_depth_ppo": {"obs_mode": "depth"}}
 #: A small depth CNN for the toy depth runs (fast to train; the default layer types).
 TOY_CNN: dict[str, Any] = {
     "features_extractor": "depth_cnn",
@@ -48,13 +52,17 @@ def run_config(name: str, algo: str, env_id: str, normalize: bool, steps: int) -
         kwargs = {"n_steps": 128, "batch_size": 64, "n_epochs": 1}
     if algo == "tqc":
         policy_kwargs["n_critics"] = 2
-    if env_id == TOY_DEPTH_ID:
+    if env_id == TOY_DEPTH_ID or RUN_ENV_KWARGS.get(name, {}).get("obs_mode") == "depth":
         policy_kwargs.update(TOY_CNN)
         if algo != "ppo":
             kwargs.update(buffer_size=1000, batch_size=32)
     return {
         "name": name,
-        "env": {"id": env_id, "normalize": {"enabled": normalize, "clip_obs": 5.0}},
+        "env": {
+            "id": env_id,
+            "kwargs": RUN_ENV_KWARGS.get(name, {}),
+            "normalize": {"enabled": normalize, "clip_obs": 5.0},
+        },
         "algo": {
             "name": algo,
             "kwargs": kwargs,
@@ -71,13 +79,15 @@ def run_config(name: str, algo: str, env_id: str, normalize: bool, steps: int) -
     }
 
 
-def train_run(run_dir: Path, algo: str, env_id: str, normalize: bool, steps: int) -> Path:
+def train_run(
+    run_dir: Path, algo: str, env_id: str, normalize: bool, steps: int, name: str | None = None
+) -> Path:
     """Train briefly with ``robot-rl train``'s own trainer, so the run directory (run.json,
     config.yaml, eval.json, vecnormalize.pkl) is exactly what the exporter gets from a user."""
     from robot_rl.train.config import config_from_dict
     from robot_rl.train.trainer import train
 
-    cfg = config_from_dict(run_config(run_dir.name, algo, env_id, normalize, steps))
+    cfg = config_from_dict(run_config(name or run_dir.name, algo, env_id, normalize, steps))
     train(cfg, run_dir, command=f"tests/deploy/conftest.py {algo} {env_id}", overwrite=True)
     return run_dir
 
@@ -99,7 +109,7 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     def get(name: str) -> Path:
         if name not in cache:
             algo, env_id, normalize, steps = RUNS[name]
-            cache[name] = train_run(tmp_path_factory.mktemp(name), algo, env_id, normalize, steps)
+            cache[name] = train_run(tmp_path_factory.mktemp(name), algo, env_id, normalize, steps, name)
         return cache[name]
 
     return get

@@ -325,3 +325,16 @@ def test_a_sensor_faster_than_the_policy_sets_no_phase() -> None:
     assert np.allclose(np.diff(times)[1:], 0.01, atol=1e-9)
     assert loop.phase_shifts <= 1  # only the first arrival may set the phase
     assert len(hw.arrivals) >= 30 and times[0] == pytest.approx(start)
+
+
+@pytest.mark.parametrize("sensor_period", [0.0503, 0.0497])
+def test_sensor_paced_loop_follows_a_drifting_sensor_without_crowding_ticks(sensor_period: float) -> None:
+    # the robot's clock runs 0.6 % slow or fast: every arrival moves a little against the loop's grid
+    loop, hw, safety = paced_loop(20.0, 1, sensor_period, 0.02)
+    stats = loop.run(duration_s=3.0)
+    times = np.array([r.time_s for r in safety.records])
+    assert np.diff(times).min() >= 0.025 - 1e-9  # never two ticks within half a period
+    locked = times[times > hw.arrivals[1]]
+    lag = locked[:, None] - np.array(hw.arrivals)[None, :]
+    assert np.allclose(np.min(np.where(lag >= 0, lag, np.inf), axis=1), 0.001, atol=1e-9)
+    assert stats.overruns == 0 and abs(len(times) - 3.0 / sensor_period) <= 2

@@ -3,7 +3,9 @@
 Implements :class:`~robot_rl.deploy.interface.HardwareInterface` through an adapter per robot:
 :class:`~robot_rl.deploy.ros2.nav.NavAdapter` (MobileNav: scan, odom, goal, plan -> ``/cmd_vel``)
 or :class:`~robot_rl.deploy.ros2.arm.ArmAdapter` (PandaGrasp: joint states, poses, twists, contacts
--> a MoveIt Servo twist and a gripper command), chosen by the config's ``ros2.robot``:
+-> a MoveIt Servo twist and a gripper command; :class:`~robot_rl.deploy.ros2.arm.DepthArmAdapter`
+for a depth-camera bundle: the depth image and camera info instead of the object's pose), chosen
+by the config's ``ros2.robot`` and the bundle:
 
 * ``read_observation`` takes every new message of the inputs (polled, non-blocking), builds the
   observation with the adapter and stamps it with the age of its *oldest* sensor input (nav:
@@ -52,8 +54,10 @@ from robot_rl.errors import InputError
 def make_adapter(manifest: dict[str, Any], settings: Ros2Settings | Ros2ArmSettings) -> Any:
     """The adapter for ``settings.robot`` (``nav`` or ``arm``); it checks that the bundle fits."""
     if isinstance(settings, Ros2ArmSettings):
-        from robot_rl.deploy.ros2.arm import ArmAdapter
+        from robot_rl.deploy.ros2.arm import ArmAdapter, DepthArmAdapter
 
+        if manifest["env"].get("kwargs", {}).get("obs_mode") == "depth":
+            return DepthArmAdapter(manifest, settings)
         return ArmAdapter(manifest, settings)
     from robot_rl.deploy.ros2.nav import NavAdapter
 
@@ -274,7 +278,7 @@ class Ros2Hardware:
             m.Header(m.stamp_of(self.wall_clock()), "deploy"),
             self._ticks,
             rec.policy_step,
-            [] if self._obs is None else [float(v) for v in np.asarray(self._obs, np.float32).reshape(-1)],
+            [] if self._obs is None else self._flat(self._obs).tolist(),
             raw is not None,
             [] if raw is None else [float(v) for v in np.asarray(raw, np.float32).reshape(-1)],
             [float(v) for v in np.asarray(action, np.float32).reshape(-1)],
@@ -282,6 +286,12 @@ class Ros2Hardware:
         )
         self._ticks += 1
         self.recorder.tick(tick)
+
+    def _flat(self, obs: Any) -> Any:
+        """The observation as one float32 vector (a dict's inputs in the manifest's order)."""
+        if isinstance(obs, dict):
+            return self.adapter.flat(obs)
+        return np.asarray(obs, np.float32).reshape(-1)
 
     def safe_stop(self) -> None:
         from cyclonedds.util import duration

@@ -1,9 +1,11 @@
-"""``robot-rl sim-robot ENV_ID --ros2 [--seed S] [--episodes N] [--inject FAULTS] [--domain-id D]``.
+"""``robot-rl sim-robot ENV_ID --ros2 [--seed S] [--episodes N] [--inject F] [--domain-id D] [--set-env KV]``.
 
 A PyBullet MobileNav or PandaGrasp robot speaking ROS 2 in real time
 (:mod:`robot_rl.deploy.ros2.sim_robot`): the rehearsal partner of ``robot-rl deploy BUNDLE
 --hardware ros2``. Loopback only unless ``--interface`` names a network interface. Prints one line
-per finished episode and a summary.
+per finished episode and a summary. ``--set-env obs_mode=depth`` gives the arm its hand camera
+(``/camera/depth/image_rect_raw`` and ``camera_info``) for a depth-camera bundle; a
+``MobileNavDiscrete-v0`` bundle drives ``robot_rl/MobileNav-v0`` (the robot takes twists).
 """
 
 from __future__ import annotations
@@ -38,16 +40,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait", type=float, default=60.0, help="seconds to wait for the first /cmd_vel (default 60)"
     )
+    parser.add_argument(
+        "--set-env",
+        dest="env_sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="env kwarg (value parsed as YAML), e.g. --set-env obs_mode=depth for the arm's hand camera",
+    )
     parser.add_argument("--json", action="store_true", help="print episode outcomes as JSON lines")
 
 
 def run(args: argparse.Namespace) -> int:
+    from robot_rl.configfile import apply_overrides
     from robot_rl.deploy.export import _make_env
     from robot_rl.deploy.ros2 import require
     from robot_rl.deploy.ros2.sim_robot import SimRobot, TransportFaults
 
     require()
     faults = TransportFaults.parse(args.inject)
+    env_kwargs = apply_overrides({}, args.env_sets, flag="--set-env")
 
     def report(e) -> None:
         if args.json:
@@ -60,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                   f"return {e.ret:.2f}", flush=True)  # fmt: skip
 
     robot = SimRobot(
-        _make_env(args.env_id, {}), args.seed, args.episodes, faults, args.domain_id, args.interface,
+        _make_env(args.env_id, env_kwargs), args.seed, args.episodes, faults, args.domain_id, args.interface,
         args.command_hz, report=report,
     )  # fmt: skip
     print(

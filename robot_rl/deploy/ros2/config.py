@@ -104,6 +104,9 @@ class Ros2ArmSettings(_Common):
     object_pose: InputTopic = InputTopic(topic="/object_pose")
     object_twist: InputTopic = InputTopic(topic="/object_twist")
     finger_contacts: InputTopic = InputTopic(topic="/finger_contacts", stamp="arrival")
+    depth_image: InputTopic = InputTopic(topic="/camera/depth/image_rect_raw", qos="sensor_data")
+    camera_info: InputTopic = InputTopic(topic="/camera/depth/camera_info", qos="sensor_data")
+    intrinsics_tolerance: float = Field(default=0.01, gt=0.0, le=0.2)
     twist_cmd: CommandTopic = CommandTopic(
         topic="/servo_node/delta_twist_cmds", stamped=True, frame_id="world"
     )

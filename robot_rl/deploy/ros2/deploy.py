@@ -20,7 +20,11 @@ from robot_rl.deploy.ros2.config import Ros2ArmSettings, Ros2Settings
 from robot_rl.errors import InputError
 
 #: env id prefix -> the shipped ``ros2`` deploy config used when ``--config`` is not given.
-DEFAULT_ROS2_CONFIGS = {"robot_rl/MobileNav-": "deploy_nav_ros2", "robot_rl/PandaGrasp-": "deploy_grasp_ros2"}
+DEFAULT_ROS2_CONFIGS = {
+    "robot_rl/MobileNav-": "deploy_nav_ros2",
+    "robot_rl/MobileNavDiscrete-": "deploy_nav_ros2",
+    "robot_rl/PandaGrasp-": "deploy_grasp_ros2",
+}
 
 
 def default_config(env_id: str) -> str:

@@ -31,7 +31,9 @@ from -pi without repeating its end, otherwise from -fov/2 to +fov/2;
 ``tests/deploy/ros2/test_ros2_nav.py`` checks them against the env's.
 
 Command: ``linear.x = action[0] * per_unit`` (m/s) and ``angular.z = action[1] * per_unit``
-(rad/s), with ``per_unit`` from the bundle's ``action.semantics``.
+(rad/s), with ``per_unit`` from the bundle's ``action.semantics``. A ``MobileNavDiscrete-v0``
+bundle's action is an index into its ``action.discrete_actions`` table (the motion primitives):
+the row is the action above, and ``previous_action`` (as in the env).
 """
 
 from __future__ import annotations
@@ -93,18 +95,24 @@ class NavAdapter:
     def __init__(self, manifest: dict[str, Any], settings: Ros2Settings | None = None) -> None:
         settings = settings or Ros2Settings()
         env = manifest["env"]
-        if not str(env["id"]).startswith("robot_rl/MobileNav-"):
+        if not str(env["id"]).startswith(("robot_rl/MobileNav-", "robot_rl/MobileNavDiscrete-")):
             raise InputError(
-                f"the ros2 nav adapter runs robot_rl/MobileNav-v0 bundles; this bundle is for {env['id']!r}"
+                "the ros2 nav adapter runs robot_rl/MobileNav-v0 and MobileNavDiscrete-v0 bundles; this "
+                f"bundle is for {env['id']!r}"
             )
         action = manifest["action"]
-        if action["type"] != "box" or [s["name"] for s in action["semantics"]] != ["linear", "angular"]:
-            names = [s.get("name") for s in action.get("semantics", [])]
+        names = [s.get("name") for s in action.get("semantics") or []]
+        table = action.get("discrete_actions")
+        if names != ["linear", "angular"] or not (
+            action["type"] == "box" or (action["type"] == "discrete" and table)
+        ):
             raise InputError(
-                "the ros2 nav adapter needs a continuous (linear, angular) action; "
-                f"got {action['type']!r} {names}"
+                "the ros2 nav adapter needs a (linear, angular) action: continuous, or discrete with its "
+                f"motion-primitive table; got {action['type']!r} {names}"
             )
         self.per_unit = np.array([float(s["per_unit"]) for s in action["semantics"]])
+        #: discrete bundles: action index -> (linear, angular) in action units (the env's primitives)
+        self.table = None if action["type"] == "box" else np.asarray(table, np.float64).reshape(-1, 2)
         inputs = manifest["observation"]["inputs"]
         if len(inputs) != 1:
             raise InputError(f"the ros2 nav adapter needs one flat observation; the bundle has {len(inputs)}")
@@ -241,7 +249,10 @@ class NavAdapter:
 
     def command(self, action: Any) -> tuple[float, float]:
         """(linear.x m/s, angular.z rad/s) of an action; remembers it as ``previous_action``."""
-        a = np.asarray(action, np.float64).reshape(-1)
+        if self.table is not None:
+            a = self.table[int(np.asarray(action).reshape(-1)[0])]  # index -> the primitive's units
+        else:
+            a = np.asarray(action, np.float64).reshape(-1)
         self.previous_action = np.clip(a, -1.0, 1.0)
         v = a * self.per_unit
         return float(v[0]), float(v[1])

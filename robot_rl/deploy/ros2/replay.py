@@ -115,9 +115,18 @@ class OodField:
 def entry_names(manifest: dict[str, Any]) -> list[str]:
     """``lidar[0]``, ..., ``base_speed``, ...: one name per observation entry."""
     names = []
-    for f in manifest["observation"]["inputs"][0].get("layout", []):
-        names += [f["name"]] if f["size"] == 1 else [f"{f['name']}[{i}]" for i in range(f["size"])]
+    for spec in manifest["observation"]["inputs"]:  # several inputs (depth, proprio): in manifest order
+        for f in spec.get("layout", []):
+            names += [f["name"]] if f["size"] == 1 else [f"{f['name']}[{i}]" for i in range(f["size"])]
     return names
+
+
+def _bounds(manifest: dict[str, Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-entry trained range of the flat observation (unbounded where a layout gives none)."""
+    rows = [f for spec in manifest["observation"]["inputs"] for f in spec.get("layout", [])]
+    low = np.concatenate([np.full(f["size"], -np.inf if f["low"] is None else f["low"]) for f in rows])
+    high = np.concatenate([np.full(f["size"], np.inf if f["high"] is None else f["high"]) for f in rows])
+    return low, high
 
 
 def out_of_distribution(
@@ -133,9 +142,7 @@ def out_of_distribution(
         hit = finite & (magnitude > threshold)
         method = f"|z| > {threshold:g} against the bundle's normalization statistics (max |z|)"
     else:
-        layout = manifest["observation"]["inputs"][0]["layout"]
-        low = np.concatenate([np.full(f["size"], f["low"]) for f in layout])
-        high = np.concatenate([np.full(f["size"], f["high"]) for f in layout])
+        low, high = _bounds(manifest)
         magnitude = np.maximum(low - obs, obs - high)
         hit = finite & (magnitude > 0)
         method = "outside the trained range [low, high] (max excess in field units)"

@@ -22,9 +22,10 @@ applies the latest ``/cmd_vel``, the physics of a control step spread over its t
 Ticks follow a fixed wall-clock grid (a late tick is caught up, never skipped), so sensor
 messages come every control period in wall time. A command older than ``cmd_timeout_s`` (0.5 s)
 is replaced by zero velocity, as base controllers do. The simulation starts with the first
-command received: until then the robot publishes its initial state with fresh stamps, so the
-deploy side can start up without the episode clock running. Episode outcomes are reported as
-they finish.
+command received: until then the robot publishes its initial state with fresh stamps every control
+period, so the deploy side can start up without the episode clock running (and the first sensor
+message after the first command comes within a control period and 5 ms). Episode outcomes are
+reported as they finish.
 
 Transport faults (:class:`TransportFaults`, ``--inject``): ``drop=P`` drops each sensor message
 with probability P, ``delay=S`` publishes sensor messages S seconds after they were stamped,
@@ -154,6 +155,26 @@ def arm_messages(env: Any, stamp_s: float, nan_object: bool = False) -> dict[str
 FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
 
 
+def depth_messages(depth_m: Any, camera: dict[str, Any], stamp_s: float) -> dict[str, Any]:
+    """A depth image (``(H, W)`` metres, 0 = no measurement) as ``32FC1`` ``sensor_msgs/Image`` plus
+    its ``sensor_msgs/CameraInfo`` (the camera contract's intrinsics, no distortion), frame
+    ``camera_depth_optical_frame``."""
+    depth = np.ascontiguousarray(depth_m, dtype="<f4")
+    h, w = depth.shape
+    stamp = m.stamp_of(stamp_s)
+    frame = "camera_depth_optical_frame"
+    fx, fy, cx, cy = (float(camera[k]) for k in ("fx", "fy", "cx", "cy"))
+    data: Any = depth.tobytes()  # cyclonedds takes bytes for a uint8 sequence (no list of 16k ints)
+    image = m.Image(m.Header(m.Time(stamp.sec, stamp.nanosec), frame), h, w, "32FC1", 0, 4 * w, data)
+    k: Any = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]  # fixed-size arrays: lists of 9, 9 and 12
+    r: Any = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    p: Any = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info = m.CameraInfo(
+        m.Header(m.Time(stamp.sec, stamp.nanosec), frame), h, w, "plumb_bob", [0.0] * 5, k, r, p
+    )
+    return {"depth_image": image, "camera_info": info}
+
+
 class NavIO:
     """The nav robot's topics: sensors out, ``/cmd_vel`` in (action = velocity / per unit)."""
 
@@ -170,7 +191,7 @@ class NavIO:
         self.per_unit = np.array([float(s["per_unit"]) for s in env.unwrapped.action_semantics()])
         self.idle = np.zeros(2, np.float32)
 
-    def messages(self, env: Any, stamp_s: float, nan: bool) -> dict[str, Any]:
+    def messages(self, env: Any, stamp_s: float, nan: bool, obs: Any = None) -> dict[str, Any]:
         return sensor_messages(env, stamp_s, nan)
 
     def take(self, node: Ros2Node, held: Any) -> tuple[Any, int]:
@@ -189,7 +210,9 @@ class ArmIO:
     """The arm's topics: joint states, poses, twists, contacts out; a MoveIt Servo twist and a
     gripper position command in (action = displacement per control step / per unit, opening)."""
 
-    sensors = ("joint_states", "ee_pose", "ee_twist", "object_pose", "object_twist", "finger_contacts")
+    sensors: tuple[str, ...] = (
+        "joint_states", "ee_pose", "ee_twist", "object_pose", "object_twist", "finger_contacts",
+    )  # fmt: skip
 
     def __init__(self, node: Ros2Node, env: Any) -> None:
         self.writers = {
@@ -207,9 +230,21 @@ class ArmIO:
         self.yaw_per_s = float(sem["yaw_rate"]["per_unit_per_s"])
         self.offset, self.per_unit = float(sem["gripper"]["offset"]), float(sem["gripper"]["per_unit"])
         self.idle = np.array([0, 0, 0, 0, 1], np.float32)  # no motion, gripper open
+        self.camera = env.unwrapped.camera_contract() if hasattr(env.unwrapped, "camera_contract") else None
+        if self.camera is not None:  # obs_mode="depth": the hand camera too
+            self.writers["depth_image"] = node.writer("/camera/depth/image_rect_raw", m.Image, SENSOR_DATA)
+            self.writers["camera_info"] = node.writer("/camera/depth/camera_info", m.CameraInfo, SENSOR_DATA)
+            self.sensors = (*ArmIO.sensors, "depth_image", "camera_info")
 
-    def messages(self, env: Any, stamp_s: float, nan: bool) -> dict[str, Any]:
-        return arm_messages(env, stamp_s, nan)
+    def messages(self, env: Any, stamp_s: float, nan: bool, obs: Any = None) -> dict[str, Any]:
+        """The arm's messages; with a depth camera also the observation's image, and ``nan`` then
+        makes the grasp-point pose NaN (the depth policy reads no object pose)."""
+        msgs = arm_messages(env, stamp_s, nan)
+        if self.camera is not None and obs is not None:
+            msgs.update(depth_messages(np.asarray(obs["depth"])[0], self.camera, stamp_s))
+            if nan:
+                msgs["ee_pose"].pose.position = m.Point(math.nan, math.nan, math.nan)
+        return msgs
 
     def take(self, node: Ros2Node, held: Any) -> tuple[Any, int]:
         twists = node.take_all(self.twist, m.TwistStamped)
@@ -304,7 +339,8 @@ class SimRobot:
         f, elapsed = self.faults, now - self.start
         silent = started and f.stop_at is not None and elapsed >= f.stop_at
         nan = started and f.nan_at is not None and elapsed >= f.nan_at
-        for key, msg in self.io.messages(self.env, self.wall_clock(), nan).items():
+        msgs = self.io.messages(self.env, self.wall_clock(), nan, self.hardware.latest_observation)
+        for key, msg in msgs.items():
             sensor = key in self.io.sensors
             if sensor and (silent or (started and f.drop > 0 and self.rng.random() < f.drop)):
                 continue
@@ -321,16 +357,21 @@ class SimRobot:
         """
         hw = self.hardware
         wait_end = self.clock() + max_wait_s
-        while self.commands == 0:
+        control_period = self.period * hw.ticks_per_step
+        published = -math.inf
+        while self.commands == 0:  # sensors at the control rate; commands looked for every 5 ms
             now = self.clock()
             if now > wait_end:
                 raise InputError(
                     f"no command within {max_wait_s:g} s (nav: /cmd_vel; arm: /servo_node/delta_twist_cmds); "
                     "is robot-rl deploy --hardware ros2 running on this domain?"
                 )
-            self._publish_sensors(now, started=False)
+            if now - published >= control_period:
+                self._publish_sensors(now, started=False)
+                published = now
             self._take_commands(now)
-            self.sleep(0.1)
+            if self.commands == 0:
+                self.sleep(0.005)
         self.start = self.clock()
         tick, reported = 0, 0
         while len(hw.episodes) < self.episodes:

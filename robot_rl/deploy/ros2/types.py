@@ -195,6 +195,32 @@ class Image(IdlStruct, typename=_ros2("sensor_msgs", "Image")):
 
 @final
 @dataclass
+class RegionOfInterest(IdlStruct, typename=_ros2("sensor_msgs", "RegionOfInterest")):
+    x_offset: t.uint32 = 0
+    y_offset: t.uint32 = 0
+    height: t.uint32 = 0
+    width: t.uint32 = 0
+    do_rectify: bool = False
+
+
+@final
+@dataclass
+class CameraInfo(IdlStruct, typename=_ros2("sensor_msgs", "CameraInfo")):
+    header: Header = field(default_factory=Header)
+    height: t.uint32 = 0
+    width: t.uint32 = 0
+    distortion_model: str = ""
+    d: sequence[t.float64] = field(default_factory=list)
+    k: t.array[t.float64, 9] = field(default_factory=lambda: [0.0] * 9)
+    r: t.array[t.float64, 9] = field(default_factory=lambda: [0.0] * 9)
+    p: t.array[t.float64, 12] = field(default_factory=lambda: [0.0] * 12)
+    binning_x: t.uint32 = 0
+    binning_y: t.uint32 = 0
+    roi: RegionOfInterest = field(default_factory=RegionOfInterest)
+
+
+@final
+@dataclass
 class DeployTick(IdlStruct, typename=_ros2("robot_rl_msgs", "DeployTick")):
     header: Header = field(default_factory=Header)
     tick: t.uint64 = 0
@@ -227,6 +253,8 @@ MESSAGES: dict[str, type[IdlStruct]] = {
     "sensor_msgs/msg/LaserScan": LaserScan,
     "sensor_msgs/msg/JointState": JointState,
     "sensor_msgs/msg/Image": Image,
+    "sensor_msgs/msg/RegionOfInterest": RegionOfInterest,
+    "sensor_msgs/msg/CameraInfo": CameraInfo,
     "robot_rl_msgs/msg/DeployTick": DeployTick,
 }
 

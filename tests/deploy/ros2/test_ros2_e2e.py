@@ -294,3 +294,59 @@ def test_arm_two_processes_match_in_process_success_and_the_log_replays(tmp_path
     assert report.policy_steps > 20 and report.max_action_diff <= 1e-5
     # the safe action holds the gripper (null entry): only the motion entries must be zero
     _check_watchdog(log, ARM_SENSORS, watchdog_s=0.15, safe_entries=slice(0, 4))
+
+
+def _run_for(tmp_path: Path, sim_args: list[str], bundle: Path, seconds: float) -> tuple[Path, str]:
+    """sim-robot and ``deploy --record`` as two processes for ``seconds``; returns (log, deploy output)."""
+    domain, log = fresh_domain_id(), tmp_path / "run.mcap"
+    robot = _start(["sim-robot", *sim_args, "--ros2", "--episodes", "1000"], domain, tmp_path, "robot")
+    cmd = ["deploy", str(bundle), "--hardware", "ros2", "--duration", str(seconds), "--record", str(log)]
+    deploy = _start(cmd, domain, tmp_path, "deploy")
+    try:
+        code = deploy.wait(timeout=120)
+    finally:
+        robot.kill()
+        robot.wait(timeout=30)
+    out = _output(tmp_path, "deploy")
+    assert code == 0 and "stop: duration" in out, out + _output(tmp_path, "robot")
+    return log, out
+
+
+def _decoded(log: Path) -> dict[str, list]:
+    out: dict[str, list] = {}
+    with log.open("rb") as fh:
+        for _, channel, _, msg in make_reader(
+            fh, decoder_factories=[DecoderFactory()]
+        ).iter_decoded_messages():
+            out.setdefault(channel.topic, []).append(msg)
+    return out
+
+
+def test_depth_camera_bundle_runs_over_ros2_and_its_log_replays(tmp_path, make_bundle):
+    bundle = make_bundle("grasp_depth_ppo")
+    log, _ = _run_for(tmp_path, ["robot_rl/PandaGrasp-v0", "--set-env", "obs_mode=depth"], bundle, 4.0)
+    msgs = _decoded(log)
+    images = msgs["/camera/depth/image_rect_raw"]
+    assert len(images) > 20 and {(i.width, i.height, i.encoding) for i in images} == {(64, 64, "32FC1")}
+    ticks = read_ticks(log)
+    assert ticks.observation.shape[1] == 64 * 64 + 15
+    depth = ticks.observation[ticks.policy_step & ticks.has_raw][:, :4096]
+    assert np.all((depth == 0) | ((depth >= 0.07 - 1e-6) & (depth <= 0.5))) and (depth > 0.07).mean() > 0.5
+    report = replay(log)
+    assert report.policy_steps > 20 and report.max_action_diff <= 1e-5
+
+
+def test_discrete_nav_bundle_drives_the_robot_with_its_motion_primitives(tmp_path, make_bundle):
+    bundle = make_bundle("nav_dqn")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    per_unit = np.array([s["per_unit"] for s in manifest["action"]["semantics"]])
+    allowed = np.asarray(manifest["action"]["discrete_actions"]) * per_unit
+    log, _ = _run_for(tmp_path, ["robot_rl/MobileNav-v0"], bundle, 4.0)
+    sent = np.array([(t.linear.x, t.angular.z) for t in _decoded(log)["/cmd_vel"]])
+    assert len(sent) > 200  # 100 Hz
+    assert np.all(np.min(np.abs(sent[:, None, :] - allowed[None]).max(axis=2), axis=1) < 1e-6)
+    ticks = read_ticks(log)
+    indices = ticks.action[:, 0]
+    assert np.array_equal(indices, np.round(indices)) and set(indices.astype(int)) <= set(range(len(allowed)))
+    report = replay(log)
+    assert report.policy_steps > 20 and report.max_action_diff == 0

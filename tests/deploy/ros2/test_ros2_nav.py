@@ -112,9 +112,15 @@ def test_new_goal_resets_previous_action_and_commands_are_in_si_units(nav_manife
 def test_bundles_the_adapter_cannot_serve_are_refused(nav_manifest):
     grasp = {**nav_manifest, "env": {**nav_manifest["env"], "id": "robot_rl/PandaGrasp-v0"}}
     with pytest.raises(
-        InputError, match="runs robot_rl/MobileNav-v0 bundles; this bundle is for 'robot_rl/Panda"
+        InputError,
+        match="runs robot_rl/MobileNav-v0 and MobileNavDiscrete-v0 bundles; this bundle is for 'rob",
     ):
         NavAdapter(grasp)
+    action = {**nav_manifest["action"], "type": "discrete"}  # discrete without its primitive table
+    with pytest.raises(
+        InputError, match=r"continuous, or discrete with its motion-primitive table; got 'discrete'"
+    ):
+        NavAdapter({**nav_manifest, "action": action})
     layout = [*nav_manifest["observation"]["inputs"][0]["layout"], {"name": "camera", "size": 1, "start": 34,
               "stop": 35, "low": 0, "high": 1}]  # fmt: skip
     odd = {**nav_manifest, "observation": {"inputs": [{"name": "obs", "size": 35, "layout": layout}]}}

@@ -58,6 +58,20 @@ SAMPLES = {
         H, ["panda_joint1", "j2", "finger"], [0.5, -1.0, 0.04], [0.0, 0.25, 0.0], []
     ),
     "sensor_msgs/msg/Image": m.Image(H, 2, 3, "16UC1", 0, 6, list(range(1, 13))),
+    "sensor_msgs/msg/RegionOfInterest": m.RegionOfInterest(1, 2, 30, 40, True),
+    "sensor_msgs/msg/CameraInfo": m.CameraInfo(
+        H,
+        64,
+        48,
+        "plumb_bob",
+        [0.125, -0.25, 0.0, 0.0, 0.5],
+        [40.0, 0, 31.5, 0, 41.0, 23.5, 0, 0, 1],
+        [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0],
+        [40.0, 0, 31.5, 0.0, 0, 41.0, 23.5, 0, 0, 0, 1, 0],
+        1,
+        2,
+        m.RegionOfInterest(0, 0, 48, 64, False),
+    ),
     "robot_rl_msgs/msg/DeployTick": m.DeployTick(
         H, 12345678901, True, [0.5, 1.5, -2.0], True, [0.25, -1.0], [0.25, -0.5], 8 | 16
     ),
