@@ -179,8 +179,10 @@ class DistillConfig(StrictModel):
     Attributes:
         enabled: Run DAgger first (its env steps count in ``train.total_timesteps``; the rest, if
             any, is the learner's own fine-tuning).
-        teacher: ``"module:Class"`` of the privileged teacher (``Class(state_layout)``,
-            ``reset()``, ``__call__(privileged_obs)``).
+        teacher: The privileged teacher: ``"module:Class"`` (``Class(state_layout)``,
+            ``reset()``, ``__call__(privileged_obs)``; the default is the scripted controller), or
+            the exported bundle of a state policy of the same env, ``"zoo:grasp_ppo"`` or a
+            bundle directory (:class:`robot_rl.train.dagger.BundleTeacher`).
         iterations: DAgger iterations.
         steps_per_iteration: Env steps (all envs together) collected per iteration.
         beta_decay: The teacher drives with probability ``beta_decay ** iteration``.

@@ -111,10 +111,69 @@ def _from_dict(obs: dict[str, np.ndarray]) -> Any:
     return obs["obs"] if list(obs) == ["obs"] else obs
 
 
+class BundleTeacher:
+    """A privileged teacher from an exported bundle of a *state* policy (e.g. ``zoo:grasp_ppo``).
+
+    Runs the bundle's TorchScript policy (``policy.pt``: raw observation in, deterministic action
+    out, normalization inside) on the env's privileged state observation. The bundle's
+    observation layout must name the same fields as the env's state layout, in the same order.
+
+    Raises:
+        InputError: no ``manifest.json`` / ``policy.pt`` there, or a layout that differs (named).
+    """
+
+    def __init__(self, bundle: Path, state_layout: Any) -> None:
+        import torch
+
+        manifest_path, policy = bundle / "manifest.json", bundle / "policy.pt"
+        if not manifest_path.is_file() or not policy.is_file():
+            raise InputError(
+                f"distill.teacher: {bundle} is not an exported bundle with a TorchScript policy (needs "
+                "manifest.json and policy.pt; robot-rl export RUN --out DIR writes both)"
+            )
+        manifest = json.loads(manifest_path.read_text())
+        inputs = manifest["observation"]["inputs"]
+        names = [f["name"] for f in inputs[0].get("layout", [])] if len(inputs) == 1 else []
+        if names != list(state_layout.names) or int(inputs[0]["size"]) != state_layout.size:
+            raise InputError(
+                f"distill.teacher: the bundle {bundle} observes {names or [i['name'] for i in inputs]}, but "
+                f"the env's privileged state is {list(state_layout.names)}; use a state policy of this env"
+            )
+        self.module = torch.jit.load(str(policy), map_location="cpu")
+        self.module.eval()
+
+    def reset(self) -> None:
+        """A policy has no episode state."""
+
+    def __call__(self, state: Any) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(state, np.float32).reshape(1, -1))
+            return self.module(x)[0].numpy().astype(np.float32)
+
+
+def teacher_bundle(spec: str) -> Path | None:
+    """The bundle directory ``spec`` names (``zoo:NAME`` or a directory), or ``None`` for ``module:Class``."""
+    from robot_rl.zoo import is_zoo_name, resolve_bundle
+
+    if is_zoo_name(spec):
+        return resolve_bundle(spec)
+    path = Path(spec).expanduser()
+    return path if path.is_dir() else None
+
+
 def make_teachers(spec: str, venv: Any) -> list[Any]:
-    """One teacher per env of ``venv``, built from the env's privileged state layout."""
-    cls = load_controller_class(spec)
+    """One teacher per env of ``venv``, built from the env's privileged state layout.
+
+    ``spec`` is ``module:Class`` (``Class(state_layout)``), ``zoo:NAME`` or a bundle directory
+    (:class:`BundleTeacher`).
+    """
     layouts = venv.get_attr("state_layout")
+    bundle = teacher_bundle(spec)
+    if bundle is not None:
+        return [BundleTeacher(bundle, layout) for layout in layouts]
+    cls = load_controller_class(spec)
     return [cls(layout) for layout in layouts]
 
 

@@ -132,3 +132,38 @@ def test_bad_distill_configs_are_refused(change: dict[str, Any], message: str) -
     raw = {**distill_config(), **change}
     with pytest.raises(InputError, match=message):
         config_from_dict(raw)
+
+
+def test_a_state_policy_bundle_teaches_with_the_bundles_own_actions() -> None:
+    import gymnasium as gym
+
+    import robot_rl  # noqa: F401
+    from robot_rl.deploy.runtime import PolicyRunner
+    from robot_rl.train.dagger import BundleTeacher, make_teachers, teacher_bundle
+    from robot_rl.zoo import resolve_bundle
+
+    env = gym.make("robot_rl/PandaGrasp-v0", obs_mode="depth")
+    layout = env.unwrapped.state_layout
+
+    class Venv:  # what make_teachers reads from a VecEnv
+        @staticmethod
+        def get_attr(name: str) -> list[Any]:
+            return [getattr(env.unwrapped, name)] * 2
+
+    teachers = make_teachers("zoo:grasp_ppo", Venv())
+    assert len(teachers) == 2 and all(isinstance(t, BundleTeacher) for t in teachers)
+    runner = PolicyRunner(resolve_bundle("zoo:grasp_ppo"))
+    rng = np.random.default_rng(0)
+    try:
+        env.reset(seed=5)
+        for _ in range(10):
+            state = env.unwrapped.privileged_observation()
+            np.testing.assert_allclose(teachers[0](state), runner.act(state), atol=1e-5)
+            env.step(rng.uniform(-1, 1, 5).astype(np.float32))
+    finally:
+        env.close()
+    assert teacher_bundle("robot_rl.envs.scripted.grasp_controller:ScriptedGraspController") is None
+    with pytest.raises(
+        InputError, match=r"observes \['lidar', .*but the env's privileged state is \['ee_position'"
+    ):
+        BundleTeacher(resolve_bundle("zoo:nav_sac"), layout)
