@@ -141,6 +141,9 @@ class TrainConfig(StrictModel):
             start is off). Off-policy learners get them in the replay buffer, PPO is
             behaviour-cloned on them first.
         bc_epochs: Behaviour-cloning epochs over the demonstrations (PPO only).
+        report_env_kwargs: Further held-out evaluations ``robot-rl bench train`` reports beside
+            the main one, each a dict of env kwargs over the evaluation's (e.g.
+            ``[{object_set: cube}, {object_set: random_test}]``); never used for selection.
     """
 
     total_timesteps: Int = Field(default=100_000, ge=1)
@@ -160,6 +163,7 @@ class TrainConfig(StrictModel):
     demo_controller: str | None = None
     demo_episodes: Int = Field(default=0, ge=0)
     bc_epochs: Int = Field(default=20, ge=0)
+    report_env_kwargs: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("demo_controller")
     @classmethod

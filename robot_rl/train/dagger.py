@@ -280,6 +280,7 @@ def run_dagger(
             "imitation_loss_first": losses[0] if losses else None,
             "imitation_loss": float(np.mean(losses[-max(1, len(losses) // d.epochs) :])) if losses else None,
             "eval_success": summary["success_rate"],
+            "elapsed_s": round(sum(timing.values()), 3),  # DAgger's rollouts, labels, gradients, evals so far
         }
         state["history"].append(row)
         if summary["success_rate"] > state["best_success"]:

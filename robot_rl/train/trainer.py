@@ -220,6 +220,7 @@ def _distill(cfg: Config, run: Path, model: Any, state: TrainState, clock: Clock
         **stats["timing"],
         "iterations": stats["iterations"],
         "samples": stats["samples"],
+        "history": stats["history"],
     }
     model.robot_rl_warm_start_s = time.monotonic() - t0
     print(f"[train] DAgger done in {clock():.0f} s: {stats['iterations']} iterations", flush=True)

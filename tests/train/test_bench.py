@@ -23,3 +23,24 @@ def test_bench_train_writes_table_json_and_curves(tmp_path: Path, write_config, 
     assert "| pend | Pendulum-v1 | sac | 0.000 (" in table and "not reached" in table
     assert (out / "train_curves.png").stat().st_size > 10_000
     assert "train_bench.md" in capsys.readouterr().out
+
+
+def test_bench_train_reports_a_dagger_run_and_its_further_held_out_sets(tmp_path: Path, write_config) -> None:
+    from tests.train.test_dagger import distill_config
+
+    raw = distill_config(iterations=2)
+    raw["name"] = "peek"
+    raw["train"].update(success_threshold=0.0, report_env_kwargs=[{"tolerance": 2.0}])
+    out = tmp_path / "results"
+    code = main(["bench", "train", str(write_config(raw)), "--episodes", "4", "--runs-dir",
+                 str(tmp_path / "runs"), "--out", str(out)])  # fmt: skip
+    assert code == 0
+    row = json.loads((out / "figures" / "peek.json").read_text())
+    history = row["timing"]["distill"]["history"]
+    assert row["solved_step"] == history[0]["num_timesteps"] > 0  # threshold 0: the first iteration
+    assert 0 < row["solved_wall_s"] == history[0]["elapsed_s"] <= history[1]["elapsed_s"]
+    (report,) = row["reports"]
+    assert report["env_kwargs"] == {"tolerance": 2.0} and report["episodes"] == 4
+    assert report["success_rate"] == 1.0  # every end point is within 2 of the goal on [-1, 1]
+    table = (out / "train_bench.md").read_text()
+    assert "; tolerance=2.0 1.000 (" in table and "(DAgger)" in table

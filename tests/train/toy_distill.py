@@ -27,6 +27,9 @@ class ToyPeekEnv(gym.Env):
     action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
     state_layout = None
 
+    def __init__(self, tolerance: float = 0.05) -> None:
+        self.tolerance = tolerance  # success radius
+
     def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
         self.x = float(self.np_random.uniform(-1, 1))
@@ -48,7 +51,7 @@ class ToyPeekEnv(gym.Env):
         self.t += 1
         dist = abs(self.x - self.g)
         done = self.t >= 20
-        return self._obs(), -dist, False, done, {"is_success": done and dist < 0.05}
+        return self._obs(), -dist, False, done, {"is_success": done and dist < self.tolerance}
 
 
 class ToyTeacher:
