@@ -56,13 +56,18 @@ class Dataset:
         self.actions: list[np.ndarray] = []
 
     def __len__(self) -> int:
+        """Pairs kept for training (at most ``capacity``; chunks are dropped whole, so a few more
+        may be held until the oldest chunk is entirely surplus)."""
+        return min(self._held(), self.capacity)
+
+    def _held(self) -> int:
         return int(sum(len(a) for a in self.actions))
 
     def add(self, obs: dict[str, np.ndarray], actions: np.ndarray) -> None:
         for key, value in obs.items():
             self.obs.setdefault(key, []).append(_encode(value))
         self.actions.append(np.asarray(actions, np.float32))
-        while len(self) - len(self.actions[0]) >= self.capacity:
+        while self._held() - len(self.actions[0]) >= self.capacity:
             self.actions.pop(0)
             for parts in self.obs.values():
                 parts.pop(0)
@@ -177,12 +182,36 @@ def make_teachers(spec: str, venv: Any) -> list[Any]:
     return [cls(layout) for layout in layouts]
 
 
+def _check_finite(privileged: Any, teacher: np.ndarray, student: np.ndarray, obs: Any) -> None:
+    """Stop with what was not finite (state, teacher label or student action) instead of stepping NaN."""
+    if np.isfinite(teacher).all() and np.isfinite(student).all():
+        return
+    parts = _as_dict(obs)
+    for k in range(len(teacher)):
+        what = {
+            "privileged state": np.asarray(privileged[k]),
+            "teacher action": teacher[k],
+            "student action": student[k],
+            **{f"observation {name}": np.asarray(v[k]) for name, v in parts.items()},
+        }
+        bad = {
+            name: np.flatnonzero(~np.isfinite(v.astype(np.float64))).tolist()[:8] for name, v in what.items()
+        }
+        bad = {name: idx for name, idx in bad.items() if idx}
+        if bad:
+            raise RuntimeError(
+                f"DAgger env {k}: non-finite entries {bad}; "
+                f"privileged state {np.round(what['privileged state'], 4)}"
+            )
+
+
 def run_dagger(
     cfg: Config,
     model: Any,
     run: Path,
     evaluate: Callable[[Any], dict[str, Any]],
     log: Callable[[str], None] = print,
+    stop: Callable[[dict[str, Any]], bool] = lambda summary: False,
 ) -> dict[str, Any]:
     """Distill ``cfg.distill.teacher`` into ``model.policy`` (resuming from ``run/dagger``).
 
@@ -193,9 +222,13 @@ def run_dagger(
         evaluate: Evaluates the student alone on held-out episodes and returns the summary
             (``success_rate``, ...).
         log: Where progress lines go.
+        stop: Called with each evaluation's summary; True ends DAgger after that iteration
+            (``train.stop_on_success``: the student reached the threshold). The state then says
+            ``stopped_on_success`` and a resume does not continue DAgger.
 
     Returns:
-        ``{"iterations", "samples", "history", "timing": {rollout_s, label_s, gradient_s, eval_s}}``.
+        ``{"iterations", "samples", "history", "stopped_on_success", "timing": {rollout_s,
+        label_s, gradient_s, eval_s}}``.
     """
     import torch
     import torch.nn.functional as F
@@ -224,7 +257,7 @@ def run_dagger(
         teacher.reset()
     n_envs = venv.num_envs
     timing = state["timing"]
-    while state["iteration"] < d.iterations:
+    while state["iteration"] < d.iterations and not state.get("stopped_on_success"):
         i = int(state["iteration"])
         beta = d.beta_decay**i
         steps, successes, episodes = 0, 0, 0
@@ -236,6 +269,7 @@ def run_dagger(
             teacher_actions = np.stack([teachers[k](privileged[k]) for k in range(n_envs)]).astype(np.float32)
             label_s += time.monotonic() - t_label
             student_actions, _ = model.predict(obs, deterministic=True)
+            _check_finite(privileged, teacher_actions, student_actions, obs)
             follow_teacher = rng.random(n_envs) < beta
             actions = np.where(follow_teacher[:, None], teacher_actions, student_actions)
             dataset.add(_as_dict(obs), teacher_actions)
@@ -291,6 +325,9 @@ def run_dagger(
             f"imitation loss {row['imitation_loss']:.4f}, held-out success {summary['success_rate']:.2f}"
         )
         state["iteration"] = i + 1
+        if stop(summary):
+            state["stopped_on_success"] = True
+            log(f"[dagger] held-out success reached the threshold: stopping after iteration {i + 1}")
         model.save(folder / MODEL)
         dataset.save(folder / DATASET)
         rd.write_json(folder / STATE_JSON, state)
@@ -298,5 +335,6 @@ def run_dagger(
         "iterations": state["iteration"],
         "samples": len(dataset),
         "history": state["history"],
+        "stopped_on_success": bool(state.get("stopped_on_success")),
         "timing": {k: round(v, 3) for k, v in timing.items()},
     }

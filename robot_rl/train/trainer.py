@@ -189,13 +189,24 @@ def train(
         except Exception as exc:
             _mark_failed(run, cfg, model, {**base, "resumed_from": start}, exc)
             raise
-    return _learn(cfg, run, model, state, base, start, clock, on_eval)
+    solved_by_dagger = (
+        cfg.distill.enabled
+        and cfg.train.stop_on_success
+        and _dagger_state(run).get("stopped_on_success", False)
+    )
+    return _learn(cfg, run, model, state, base, start, clock, on_eval, learn=not solved_by_dagger)
+
+
+def _dagger_state(run: Path) -> dict[str, Any]:
+    path = run / DAGGER_DIR / "state.json"
+    return rd.read_json(path) if path.is_file() else {}
 
 
 def _distilled(cfg: Config, run: Path) -> bool:
-    """Whether the run's DAgger stage has done all ``distill.iterations`` (more may be asked on resume)."""
-    path = run / DAGGER_DIR / "state.json"
-    return path.is_file() and int(rd.read_json(path).get("iteration", 0)) >= cfg.distill.iterations
+    """Whether the run's DAgger stage is over: all ``distill.iterations`` done (more may be asked
+    on resume), or stopped on success."""
+    st = _dagger_state(run)
+    return bool(st.get("stopped_on_success")) or int(st.get("iteration", 0)) >= cfg.distill.iterations
 
 
 def _distill(cfg: Config, run: Path, model: Any, state: TrainState, clock: Clock) -> None:
@@ -205,15 +216,25 @@ def _distill(cfg: Config, run: Path, model: Any, state: TrainState, clock: Clock
 
     eval_kwargs = {**cfg.env.kwargs, **cfg.env.eval_kwargs}
 
+    t = cfg.train
+
+    def solved(summary: dict[str, Any]) -> bool:  # the same rule as SuccessEvalCallback.solved
+        metrics = summary["metrics"]
+        ok = all(metrics.get(k, float("nan")) >= v for k, v in t.metric_thresholds.items())
+        return bool(summary["success_rate"] >= t.success_threshold and ok)
+
     def evaluate(student: Any) -> dict[str, Any]:
-        result = run_episodes(
-            student, cfg.env.id, eval_kwargs, cfg.distill.eval_episodes, cfg.train.eval_seed
-        )
+        result = run_episodes(student, cfg.env.id, eval_kwargs, cfg.distill.eval_episodes, t.eval_seed)
         rd.write_json(run / rd.EVAL_JSON, {**result.summary, "num_timesteps": int(student.num_timesteps)})
+        if state.solved_step < 0 and solved(result.summary):  # time to threshold, on the run's clock
+            state.solved_step, state.solved_wall_s = int(student.num_timesteps), round(clock(), 3)
         return result.summary
 
     t0 = time.monotonic()
-    stats = run_dagger(cfg, model, run, evaluate, log=lambda line: print(line, flush=True))
+    stats = run_dagger(
+        cfg, model, run, evaluate, log=lambda line: print(line, flush=True),
+        stop=lambda summary: t.stop_on_success and solved(summary),
+    )  # fmt: skip
     best = max((row["eval_success"] for row in stats["history"]), default=-1.0)
     state.best_success = max(state.best_success, best)  # the RL stage must beat the student to replace it
     model.robot_rl_distill = {
@@ -221,6 +242,7 @@ def _distill(cfg: Config, run: Path, model: Any, state: TrainState, clock: Clock
         "iterations": stats["iterations"],
         "samples": stats["samples"],
         "history": stats["history"],
+        "stopped_on_success": stats["stopped_on_success"],
     }
     model.robot_rl_warm_start_s = time.monotonic() - t0
     print(f"[train] DAgger done in {clock():.0f} s: {stats['iterations']} iterations", flush=True)
@@ -293,7 +315,10 @@ def _learn(
     start: int,
     clock: Clock,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
+    learn: bool = True,
 ) -> TrainOutcome:
+    """The learner's own training for the rest of the budget (``learn=False``: none, e.g. DAgger
+    already reached the threshold under ``stop_on_success``), then the final bookkeeping."""
     t = cfg.train
     ckpt_cb = CheckpointCallback(run / rd.CHECKPOINTS, t.checkpoint_freq, t.keep_checkpoints, state, clock)
     eval_cb = None
@@ -315,7 +340,7 @@ def _learn(
     progress = ProgressCallback(t.total_timesteps, t.log_interval_s, eval_cb, clock, t.max_wall_time_s)
     callbacks: list[Any] = [c for c in (ckpt_cb, eval_cb, progress, timing) if c is not None]
     status = "finished"
-    remaining = t.total_timesteps - model.num_timesteps
+    remaining = t.total_timesteps - model.num_timesteps if learn else 0
     previous = _sigterm_as_interrupt()
     try:
         if remaining > 0:
@@ -324,7 +349,7 @@ def _learn(
             for callback in callbacks:
                 callback.init_callback(model)
                 callback.num_timesteps = model.num_timesteps
-        if eval_cb is not None and (
+        if (learn and eval_cb is not None) and (
             eval_cb.last is None or eval_cb.last["num_timesteps"] != model.num_timesteps
         ):
             eval_cb.evaluate()
