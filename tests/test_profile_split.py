@@ -52,12 +52,18 @@ def test_split_sums_counts_and_the_command_prints_shares(tmp_path, capsys):
     raw.write_text(
         f"{STEP};PyBulletSession.step (robot_rl/sim/session.py:157) 300\n"
         f"{LEARN};SAC.train (stable_baselines3/sac/sac.py:210) 100\n"
+        "Thread._bootstrap (threading.py:1002);_AsyncWriterThread.run (tensorboard/writer.py:9) 50\n"
         "malformed line without a count\n"
     )
     with raw.open() as fh:
         counts = profile_split.split(fh)
-    assert counts == {"physics (stepSimulation)": 300, "gradient steps": 100}
+    assert counts == {
+        "physics (stepSimulation)": 300,
+        "gradient steps": 100,
+        profile_split.OTHER_THREADS: 50,
+    }
     assert profile_split.main([str(raw), "--rate", "100"]) == 0
     out = capsys.readouterr().out
     assert "physics (stepSimulation)" in out and "75.0 %" in out and "3.0 s" in out
-    assert "total" in out and "4.0 s (400 samples)" in out
+    assert "total (main thread)" in out and "4.0 s (400 samples)" in out  # other threads apart
+    assert "other threads (left out)" in out and "0.5 s" in out

@@ -17,6 +17,10 @@ Every sample is put in one bucket, by the first rule its stack matches:
   (observation packing, reward, IK, action checks: the rest of ``robot_rl/envs``) and ``SB3
   rollout overhead`` (policy forward pass, buffers, VecNormalize, vec env, callbacks);
 * ``start-up and other``: imports, building the envs and the model, everything else.
+
+Samples of other threads than the main one (``Thread._bootstrap`` at the root: TensorBoard's
+writer thread waiting on its queue, which py-spy does not always see as idle) are counted apart
+and left out of the shares: the main thread's samples add up to the wall time.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ BUCKETS = (
     "warm start (demos, BC)",
     "start-up and other",
 )
+#: Samples of threads other than the main thread (left out of the shares).
+OTHER_THREADS = "other threads (left out)"
 
 
 def _frame(text: str) -> tuple[str, str]:
@@ -50,6 +56,8 @@ def _frame(text: str) -> tuple[str, str]:
 def bucket(stack: Iterable[str]) -> str:
     """The bucket of one sampled stack (frames root first, py-spy's ``function (file:line)``)."""
     frames = [_frame(f) for f in stack]
+    if frames and frames[0][0] == "Thread._bootstrap":
+        return OTHER_THREADS
     names = [n for n, _ in frames]
     files = [f for _, f in frames]
     if any(n.startswith("SuccessEvalCallback.") and n.endswith("evaluate") for n in names):
@@ -94,13 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with args.profile.open() as fh:
         counts = split(fh)
-    total = sum(counts.values())
+    total = sum(counts[name] for name in BUCKETS)
     if not total:
         raise SystemExit(f"{args.profile}: no samples")
     for name in BUCKETS:
         if counts[name]:
             print(f"{name:62s} {100 * counts[name] / total:5.1f} %  {counts[name] / args.rate:8.1f} s")
-    print(f"{'total':62s} 100.0 %  {total / args.rate:8.1f} s ({total} samples)")
+    print(f"{'total (main thread)':62s} 100.0 %  {total / args.rate:8.1f} s ({total} samples)")
+    if counts[OTHER_THREADS]:
+        print(f"{OTHER_THREADS:62s}          {counts[OTHER_THREADS] / args.rate:8.1f} s")
     return 0
 
 
