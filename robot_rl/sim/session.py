@@ -88,8 +88,8 @@ PYBULLET_DATA = pybullet_data.getDataPath()
 #: build bodies that never move (floors, walls, obstacles, the table): as maximal-coordinate rigid
 #: bodies of mass 0, which Bullet keeps as static ``btRigidBody`` objects. PyBullet's default, a
 #: fixed-base ``btMultiBody``, still goes through the articulated-body forward dynamics, the
-#: island builder and the transform update on every physics step; the navigation scene's ~85
-#: pooled obstacles made the physics about 1.4x slower. Same shapes, same poses, same contacts:
+#: island builder and the transform update on every physics step; the navigation scene's 69
+#: static bodies made its physics about 1.4x slower. Same shapes, same poses, same contacts:
 #: the solver sees no velocity on the static side either way, and long rollouts of every env are
 #: bit-for-bit the same with both (``tests/sim/test_static_bodies.py``). A test sets this to ``{}``
 #: to build the multibody version.
