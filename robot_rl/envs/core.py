@@ -435,7 +435,7 @@ class RobotTaskEnv(gym.Env[Any, Any]):
             raise InputError(
                 f"action contains NaN or Inf at index {bad} ({', '.join(names)}): {arr.tolist()}"
             )
-        return np.minimum(np.maximum(arr, -1.0, dtype=np.float32), 1.0, dtype=np.float32)
+        return arr.clip(-1.0, 1.0)  # float32 stays float32: the bounds are Python floats
 
     def _entry_name(self, index: int) -> str:
         for f in self.action_layout.fields:

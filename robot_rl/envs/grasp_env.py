@@ -155,8 +155,8 @@ class PandaGraspEnv(RobotTaskEnv):
     ) -> tuple[int, PandaRobot, GraspTask]:
         """Load the plane and the table, then build the robot and the task: ``(table, robot, task)``."""
         sim.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
-        sim.load_urdf("plane.urdf", [0, 0, TABLE_Z - 0.625])
-        table = sim.load_urdf("table/table.urdf", [0.5, 0, TABLE_Z - 0.625], useFixedBase=True)
+        sim.load_static_urdf("plane.urdf", [0, 0, TABLE_Z - 0.625])
+        table = sim.load_static_urdf("table/table.urdf", [0.5, 0, TABLE_Z - 0.625], useFixedBase=True)
         robot = PandaRobot(
             sim, settings.timing, workspace=WORKSPACE, start_position=START_POSITION,
             pose_jitter=DR_POSE_JITTER if randomize else 0.0, lowpoly_visuals=settings.render_mode != "human",

@@ -55,6 +55,7 @@ class VectorLayout:
     _spec: tuple[tuple[str, slice, int], ...] = field(init=False, repr=False, compare=False)
     size: int = field(init=False, repr=False, compare=False)
     names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _keys: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __init__(self, fields: Iterable[Field]) -> None:
         fields = tuple(fields)
@@ -75,6 +76,7 @@ class VectorLayout:
         object.__setattr__(self, "_spec", tuple((f.name, slices[f.name], f.size) for f in fields))
         object.__setattr__(self, "size", start)  # total number of entries
         object.__setattr__(self, "names", tuple(names))  # field names in order
+        object.__setattr__(self, "_keys", frozenset(names))
 
     def slice(self, name: str) -> slice:
         """Slice of field ``name`` in the flat vector."""
@@ -104,7 +106,7 @@ class VectorLayout:
             KeyError: if a field is missing or an unknown name is given.
             ValueError: if a value has the wrong number of entries.
         """
-        if len(values) != len(self._spec) or any(n not in values for n in self.names):
+        if values.keys() != self._keys:  # one set comparison (names are unique)
             missing = [n for n in self.names if n not in values]
             extra = [n for n in values if n not in self._slices]
             raise KeyError(f"pack: missing fields {missing}, unknown fields {extra}")

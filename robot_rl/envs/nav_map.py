@@ -298,23 +298,14 @@ class MapScene:
     def __init__(self, sim: PyBulletSession, nav_map: NavMap) -> None:
         self.sim = sim
         self.layout = nav_map.layout
-        self.floor = sim.load_urdf("plane.urdf")
+        self.floor = sim.load_static_urdf("plane.urdf", [0.0, 0.0, 0.0])
         h = self.layout.config.height
         self.bodies: list[int] = []
         for b in self.layout.outer_walls + self.layout.boxes:
             half = (b.hx, b.hy, h / 2)
             shape = sim.createCollisionShape(sim.GEOM_BOX, halfExtents=half)
             visual = sim.createVisualShape(sim.GEOM_BOX, halfExtents=half, rgbaColor=WALL_RGBA)
-            self.bodies.append(
-                int(
-                    sim.createMultiBody(
-                        baseMass=0.0,
-                        baseCollisionShapeIndex=shape,
-                        baseVisualShapeIndex=visual,
-                        basePosition=[b.cx, b.cy, h / 2],
-                    )
-                )
-            )
+            self.bodies += sim.create_static_bodies(shape, visual, [[b.cx, b.cy, h / 2]])
 
     def apply(self, layout: NavLayout) -> None:
         """Nothing to move: the bodies are the map's.

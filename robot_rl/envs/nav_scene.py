@@ -10,7 +10,8 @@ construction. PyBullet cannot rescale a collision shape, so the scene holds fixe
 * per size class of box and of cylinder, as many bodies as a layout may hold obstacles.
 
 Unused bodies are parked in a row far outside the arena (x >= 50 m), out of every lidar ray and
-away from the robot. All pooled bodies are static (mass 0).
+away from the robot. All pooled bodies are static (mass 0, rigid bodies rather than fixed-base
+multibodies: see :data:`robot_rl.sim.session.STATIC_BODY_OPTIONS`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class NavScene:
     def __init__(self, sim: PyBulletSession, config: LayoutConfig) -> None:
         self.sim = sim
         self.config = config
-        self.floor = sim.load_urdf("plane.urdf")
+        self.floor = sim.load_static_urdf("plane.urdf", [0.0, 0.0, 0.0])
         half, t, h = config.arena_size / 2, config.wall_thickness, config.height
         self._parked = 0
         self.outer: list[int] = []
@@ -68,13 +69,7 @@ class NavScene:
         positions = (
             [[at[0], at[1], self.config.height / 2]] if at is not None else self._park_positions(count)
         )
-        ids = self.sim.createMultiBody(
-            baseMass=0.0,
-            baseCollisionShapeIndex=shape,
-            baseVisualShapeIndex=visual,
-            batchPositions=positions,
-        )
-        return [int(i) for i in (ids if isinstance(ids, list | tuple) else [ids])]
+        return self.sim.create_static_bodies(shape, visual, positions)
 
     def _static_box(
         self, half: tuple[float, float, float], rgba: tuple, count: int, at: tuple[float, float] | None = None

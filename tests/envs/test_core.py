@@ -47,6 +47,24 @@ def test_bad_actions_raise_value_error(env, action, message):
         env.step(action)
 
 
+def test_huge_finite_actions_are_clipped_not_refused(env):
+    env.reset(seed=0)
+    for action in ([3e38, 3e38], [-3e38, -3e38], [3e38, -1e-3]):
+        vec = env.action_to_vector(np.array(action, np.float32))
+        assert vec.dtype == np.float32
+        np.testing.assert_array_equal(vec, np.clip(np.array(action, np.float32), -1, 1))
+    with pytest.raises(ValueError, match="NaN or Inf at index \\[0, 1\\]"):
+        env.action_to_vector(np.array([np.inf, -np.inf], np.float32))
+
+
+def test_clipped_action_is_a_new_array(env):
+    env.reset(seed=0)
+    action = np.array([0.5, -0.25], np.float32)
+    vec = env.action_to_vector(action)
+    assert vec is not action and not np.shares_memory(vec, action)
+    np.testing.assert_array_equal(vec, action)
+
+
 def test_out_of_range_actions_are_clipped_and_moved_at_documented_speed(env):
     obs, _ = env.reset(seed=1)
     start = env.obs_layout.unpack(obs)["position"]

@@ -25,6 +25,13 @@ def test_pack_errors_name_the_field():
         LAYOUT.pack({"pos": [0, 0], "grip": 0})
 
 
+def test_pack_refuses_unknown_and_missing_names_together():
+    with pytest.raises(KeyError, match="missing fields \\['grip'\\], unknown fields \\['other'\\]"):
+        LAYOUT.pack({"pos": [0, 0, 0], "other": 1})
+    with pytest.raises(KeyError, match="unknown fields \\['other'\\]"):
+        LAYOUT.pack({"pos": [0, 0, 0], "grip": 0, "other": 1})
+
+
 def test_dict_round_trip_keeps_infinite_bounds():
     lay = VectorLayout([Field("v", 2, "m/s"), Field("a", 1, "1", -1, 1, "x")])
     rows = lay.to_dict()

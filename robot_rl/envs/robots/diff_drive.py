@@ -128,8 +128,10 @@ class DiffDriveRobot(Robot):
         for j in self.wheels:
             sim.changeDynamics(self.body, j, lateralFriction=1.0, rollingFriction=0.0, spinningFriction=0.0)
         self._angles = self.lidar.angles().astype(np.float64)
-        self._ray_from = np.zeros((self.lidar.beams, 3))
-        self._ray_to = np.zeros((self.lidar.beams, 3))
+        # Ray end points, reused every cast: the lidar plane's height is set once.
+        self._ray_from = np.full((self.lidar.beams, 3), self.spec.lidar_height)
+        self._ray_to = np.full((self.lidar.beams, 3), self.spec.lidar_height)
+        self._ray_angles = np.empty(self.lidar.beams)
         self._forces = [self.spec.max_wheel_torque] * 2
         self.action_layout = VectorLayout(
             [
@@ -223,12 +225,10 @@ class DiffDriveRobot(Robot):
 
     def _cast(self, x: float, y: float, yaw: float) -> FloatArray:
         cfg = self.lidar
-        angles = self._angles + yaw
-        z = self.spec.lidar_height
-        self._ray_from[:, 0], self._ray_from[:, 1], self._ray_from[:, 2] = x, y, z
+        angles = np.add(self._angles, yaw, out=self._ray_angles)
+        self._ray_from[:, 0], self._ray_from[:, 1] = x, y
         self._ray_to[:, 0] = x + cfg.max_range * np.cos(angles)
         self._ray_to[:, 1] = y + cfg.max_range * np.sin(angles)
-        self._ray_to[:, 2] = z
         hits = self.sim.rayTestBatch(self._ray_from, self._ray_to, numThreads=1)
         ranges = np.fromiter((h[2] for h in hits), np.float32, cfg.beams) * np.float32(cfg.max_range)
         if cfg.noise_std > 0:

@@ -206,7 +206,7 @@ class GraspTask(Task):
         self._succeeded = self._succeeded or success
         dropped = self.off_table()
         if self.reward_type == "dense":
-            distance = math.dist(self._position, self.robot.ee_position)
+            distance = math.dist(self._xyz, self.robot.state.ee_xyz)  # tuples: no numpy iteration
             components = {
                 "time": -1.0,
                 "reach": 0.3 * (1.0 - math.tanh(10.0 * distance)),

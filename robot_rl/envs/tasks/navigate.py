@@ -219,14 +219,19 @@ class NavigateTask(Task):
         terminated = self._success or (touching and cfg.terminate_on_collision)
         return TaskStatus(sum(components.values()), self._success, terminated, components)
 
-    def _polar(self, tx: float, ty: float) -> tuple[FloatArray, FloatArray]:
-        """Distance (m, shape (1,)) and (cos, sin) of the bearing (shape (2,)) of a world point."""
-        dx, dy = tx - self.robot.position[0], ty - self.robot.position[1]
+    def _polar(self, tx: float, ty: float) -> tuple[tuple[float], tuple[float, float]]:
+        """Distance (m, 1 entry) and (cos, sin) of the bearing (2 entries) of a world point.
+
+        Plain tuples: the env's ``VectorLayout.pack`` rounds them to float32 once, as it would
+        round float32 arrays (that were rounded from the same doubles), without two arrays a call.
+        """
+        position = self.robot.position
+        dx, dy = tx - float(position[0]), ty - float(position[1])
         c, s = math.cos(self.robot.yaw), math.sin(self.robot.yaw)
         lx, ly = c * dx + s * dy, -s * dx + c * dy
         d = math.hypot(lx, ly)
         bearing = (lx / d, ly / d) if d > 1e-9 else (1.0, 0.0)
-        return np.array([d], np.float32), np.array(bearing, np.float32)
+        return (d,), bearing
 
     def waypoint(self) -> tuple[float, float]:
         """World (x, y) of the map-aware waypoint: the shortest path's point ~0.8-1.1 m ahead."""
@@ -240,11 +245,11 @@ class NavigateTask(Task):
 
     def observe(self) -> dict[str, FloatArray]:
         assert self.episode is not None
-        obs = dict(zip(("goal_distance", "goal_bearing"), self._polar(*self.episode.goal), strict=True))
+        gx, gy = self.episode.goal
+        distance, bearing = self._polar(float(gx), float(gy))
+        obs: dict[str, Any] = {"goal_distance": distance, "goal_bearing": bearing}  # pack() takes tuples
         if self.config.map_aware:
-            obs.update(
-                zip(("waypoint_distance", "waypoint_bearing"), self._polar(*self.waypoint()), strict=True)
-            )
+            obs["waypoint_distance"], obs["waypoint_bearing"] = self._polar(*self.waypoint())
         return obs
 
     def episode_metrics(self) -> dict[str, float]:
