@@ -20,12 +20,13 @@ the most recent :data:`STATS_WINDOW` ticks; the maximum over the whole run).
 Sensor pacing: hardware whose ``sensor_paced`` is true (the ROS 2 bridge) provides
 ``wait_for_sensor(timeout_s) -> target | None``, which the loop calls instead of sleeping. When a
 fresh sensor message arrives it returns the time the next policy tick should run (arrival plus a
-small margin); the loop then moves its grid by less than half a command period so that a command
-tick lands on that time, and makes that tick a policy tick (the current policy step's action is
-held for fewer or more ticks once). A sensor faster than the policy rate (arrivals less than 3/4 of
-a policy period apart) sets no phase. So a sensor message waits about the margin for its policy
-step instead of up to a policy period, whatever the robot's clock phase, and the lock holds
-when the sensor stream drifts or restarts. On exit (duration
+small margin); the loop then moves its grid so that a command tick lands on that time (never
+within half a period of the previous tick) and makes that tick a policy tick (the current policy
+step's action is held for fewer or more ticks once). A sensor faster than the policy rate (the
+median of its last 9 arrival intervals under 3/4 of a policy period) sets no phase; one short
+interval (a late message followed by one on time) does not stop the lock. So a sensor message
+waits about the margin for its policy step instead of up to a policy period, whatever the robot's
+clock phase, and the lock holds when the sensor stream drifts or restarts. On exit (duration
 reached, :meth:`ControlLoop.stop`, an exception or Ctrl-C) the
 loop writes the safety filter's safe action and calls ``hardware.safe_stop()``.
 """
@@ -38,6 +39,7 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,6 +175,7 @@ class ControlLoop:
         self.clock, self.sleep = clock, sleep
         self._pace = hardware.wait_for_sensor if getattr(hardware, "sensor_paced", False) else None  # type: ignore[attr-defined]
         self._last_target: float | None = None
+        self._intervals: deque[float] = deque(maxlen=9)  # between the sensor's recent arrivals
         self._last_tick = -math.inf
         self.phase_shifts = 0  # grid moves of more than 1 ms (sensor pacing)
         self.realtime = realtime
@@ -205,11 +208,18 @@ class ControlLoop:
         just after a tick waits for the next one instead of causing an extra tick.
         """
         policy_period = self.policy_every * self.period
-        last, self._last_target = self._last_target, target
-        if last is not None and target - last < 0.75 * policy_period:
+        if self._last_target is not None:
+            self._intervals.append(target - self._last_target)
+        self._last_target = target
+        if len(self._intervals) >= 3 and float(np.median(self._intervals)) < 0.75 * policy_period:
             return start  # the sensor is faster than the policy: it sets no phase
-        earliest = max(self._last_tick + self.period / 2, self.clock())
-        nxt = target + math.ceil((earliest - target) / self.period - 1e-9) * self.period
+        # a target already (slightly) past runs at once; it is never put off by a whole period
+        earliest = self._last_tick + self.period / 2
+        nxt = (
+            target
+            if earliest <= target
+            else target + math.ceil((earliest - target) / self.period) * self.period
+        )
         due = start + slot * self.period
         if abs(nxt - due) > 1e-3:
             self.phase_shifts += 1

@@ -68,7 +68,7 @@ class _Common(BaseModel):
 
     domain_id: int = Field(default=0, ge=0, le=232)
     wait_for_inputs_s: float = Field(default=5.0, gt=0.0, le=600.0)
-    phase_offset_s: float | None = Field(default=0.001, ge=0.0, le=1.0)
+    phase_offset_s: float | None = Field(default=0.0005, ge=0.0, le=1.0)
 
 
 class Ros2Settings(_Common):
