@@ -37,8 +37,9 @@ class EpisodeResult:
 
 def env_for(spec: AgentSpec, episode_set: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Env id and kwargs of ``spec`` on ``episode_set``: the agent's kwargs (observation and action
-    settings), with every episode-defining kwarg taken from the set (and none from the agent)."""
-    own = {k: v for k, v in spec.env_kwargs.items() if k not in EPISODE_KWARGS}
+    settings), with every episode-defining kwarg taken from the set (and none from the agent; nor an
+    ``episodes`` file the agent was made with: each episode is replayed from its record)."""
+    own = {k: v for k, v in spec.env_kwargs.items() if k not in (*EPISODE_KWARGS, "episodes")}
     return spec.env_id, {**own, **episode_set["env_kwargs"]}
 
 
