@@ -2,13 +2,15 @@
 
 Each episode is replayed from its record (``reset(seed=record["seed"], options={"episode":
 record})``), so its result depends on the agent and the record only, never on which worker ran it
-or what ran before: ``--workers N`` gives the same per-episode results as one worker.
+or what ran before: ``--workers N`` (processes here) and ``--address`` (actors on a Ray cluster,
+joined as ``robot-rl sweep --address`` joins it) give the same per-episode results as one worker.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,7 @@ import numpy as np
 from robot_rl.benchmark.agents import AgentSpec, build_agent
 from robot_rl.benchmark.metrics import classify, soft_spl
 from robot_rl.envs.nav_episodes import EPISODE_KWARGS, episodes_with_map
+from robot_rl.errors import InputError
 
 #: Columns of ``episodes.csv``, in order.
 COLUMNS = (
@@ -37,8 +40,9 @@ class EpisodeResult:
 
 def env_for(spec: AgentSpec, episode_set: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Env id and kwargs of ``spec`` on ``episode_set``: the agent's kwargs (observation and action
-    settings), with every episode-defining kwarg taken from the set (and none from the agent)."""
-    own = {k: v for k, v in spec.env_kwargs.items() if k not in EPISODE_KWARGS}
+    settings), with every episode-defining kwarg taken from the set (and none from the agent; nor an
+    ``episodes`` file the agent was made with: each episode is replayed from its record)."""
+    own = {k: v for k, v in spec.env_kwargs.items() if k not in (*EPISODE_KWARGS, "episodes")}
     return spec.env_id, {**own, **episode_set["env_kwargs"]}
 
 
@@ -136,21 +140,86 @@ def _worker_init(episode_set: dict[str, Any], specs: list[AgentSpec]) -> None:
     _init(episode_set, specs)
 
 
+class _RayWorker:
+    """A Ray actor: one process that builds the envs and agents once and runs chunks of episodes."""
+
+    def __init__(self, episode_set: dict[str, Any], specs: list[AgentSpec]) -> None:
+        _worker_init(episode_set, specs)
+
+    def run(self, task: tuple[int, list[int]]) -> list[EpisodeResult]:
+        return _run_chunk(task)
+
+    def close(self) -> None:
+        _close()
+
+
+RAY_HINT = "robot-rl benchmark --address needs Ray: pip install 'robot_rl[ray]'"
+
+
+def ray_workers(address: str, workers: int | None) -> int:
+    """Join the Ray cluster at ``address``; the number of actors to start (default: its CPUs).
+
+    Raises:
+        InputError: Ray is not installed, or ``workers`` exceeds the cluster's CPUs (the extra
+            actors would wait forever).
+    """
+    from robot_rl.ray_cluster import require_ray, start_ray
+
+    require_ray(RAY_HINT)
+    import ray
+
+    start_ray(address)
+    cpus = int(float(ray.cluster_resources().get("CPU", 0.0)))
+    if cpus < 1:
+        raise InputError(f"the Ray cluster at {address} has no CPUs to run episodes on")
+    if workers is not None and workers > cpus:
+        raise InputError(
+            f"--workers {workers} asks for more actors than the Ray cluster at {address} has CPUs ({cpus}); "
+            f"use --workers <= {cpus}, or leave it out to use them all"
+        )
+    return workers or cpus
+
+
+def _run_on_ray(
+    episode_set: dict[str, Any], specs: list[AgentSpec], tasks: list[tuple[int, list[int]]], workers: int
+) -> Iterator[list[EpisodeResult]]:
+    import ray
+    from ray.util import ActorPool
+
+    actor: Any = ray.remote(num_cpus=1)(_RayWorker)
+    set_ref = ray.put(episode_set)
+    actors = [actor.remote(set_ref, specs) for _ in range(workers)]
+    try:
+        pool = ActorPool(actors)
+        yield from pool.map_unordered(lambda a, t: a.run.remote(t), tasks)
+        ray.get([a.close.remote() for a in actors])
+    finally:
+        for a in actors:
+            ray.kill(a)
+
+
 def run_benchmark(
     episode_set: dict[str, Any],
     specs: list[AgentSpec],
-    workers: int = 1,
+    workers: int | None = 1,
     limit: int | None = None,
     progress: bool | None = None,
+    address: str | None = None,
 ) -> list[EpisodeResult]:
     """Every agent on the first ``limit`` (default all) episodes; results in (agent, episode) order.
 
     Args:
-        workers: Processes (``1``: this process); episodes are handed out in small chunks.
+        workers: Processes (``1``: this process); episodes are handed out in small chunks. With
+            ``address``: Ray actors, one CPU each (``None``: one per CPU of the cluster).
         progress: Show a tqdm bar (default: when stderr is a terminal).
+        address: A Ray cluster to run on (``auto``, ``HOST:PORT`` or ``ray://HOST:10001``), joined
+            as ``robot-rl sweep --address`` joins it; the results are those of one local worker.
     """
     from tqdm import tqdm
 
+    if address:
+        workers = ray_workers(address, workers)
+    workers = workers or 1
     n = len(episode_set["episodes"]) if limit is None else min(limit, len(episode_set["episodes"]))
     chunk = max(1, min(10, math.ceil(n / (4 * workers))))
     tasks = [(a, list(range(s, min(s + chunk, n)))) for a in range(len(specs)) for s in range(0, n, chunk)]
@@ -160,7 +229,11 @@ def run_benchmark(
     )  # fmt: skip
     results: list[EpisodeResult] = []
     try:
-        if workers <= 1:
+        if address:
+            for done in _run_on_ray(episode_set, specs, tasks, workers):
+                results += done
+                bar.update(len(done))
+        elif workers <= 1:
             _init(episode_set, specs)
             try:
                 for t in tasks:

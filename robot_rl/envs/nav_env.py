@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from robot_rl.envs.core import EnvSettings, RobotTaskEnv, check_choice, check_range
-from robot_rl.envs.nav_episodes import check_record
+from robot_rl.envs.nav_episodes import EpisodeSequence, check_record
 from robot_rl.envs.nav_layout import SPLIT_SEEDS, LayoutConfig, clearance_to
 from robot_rl.envs.nav_map import NavMap, load_world
 from robot_rl.envs.robots.diff_drive import DiffDriveRobot, DiffDriveSpec, LidarConfig
@@ -74,6 +74,15 @@ class MobileNavEnv(RobotTaskEnv):
         render_size: Side of the ``rgb_array`` image, px.
         map: A ROS map_server map (YAML path, or a shipped map's name such as ``"office"``) to
             navigate instead of procedural layouts; see :mod:`robot_rl.envs.nav_map`.
+        episodes: A frozen episode set (JSON path, or a shipped set's name such as ``"test"``;
+            :mod:`robot_rl.envs.nav_episodes`) to replay: every ``reset`` without
+            ``options["episode"]`` replays the set's next episode in file order, bit for bit as
+            ``reset(seed=record["seed"], options={"episode": record})``; a ``seed`` passed to such a
+            reset is ignored (the record's seed is used). After the last episode it wraps around to
+            the first (``env.unwrapped.episode_sequence.passes`` counts the passes). The set's
+            episode kwargs (``split``, ``difficulty``, ``geodesic_range``, ``map``,
+            ``max_episode_seconds``, ``terminate_on_collision``) must equal this env's, or
+            construction fails naming the kwarg; an edited file fails its digest check.
     """
 
     # Only the numpy top-down view: a PyBullet GUI ("human") blocks on machines without a display,
@@ -103,6 +112,7 @@ class MobileNavEnv(RobotTaskEnv):
         action_latency_steps: int = 0,
         render_size: int = 256,
         map: str | None = None,
+        episodes: str | None = None,
     ) -> None:
         check_choice("action_type", action_type, ["continuous", "discrete"])
         check_choice("split", split, list(SPLIT_SEEDS))
@@ -135,6 +145,11 @@ class MobileNavEnv(RobotTaskEnv):
         )
         world = load_world(map, DiffDriveSpec().radius, (lo, hi)) if map is not None else None
         self.world: NavMap | None = world
+        defining: dict[str, Any] = {"split": split, "difficulty": difficulty, "geodesic_range": (lo, hi)}
+        defining |= {"map": map, "max_episode_seconds": max_episode_seconds}
+        defining["terminate_on_collision"] = terminate_on_collision
+        sha = world.sha256 if world is not None else None
+        self.episode_sequence = EpisodeSequence(episodes, defining, sha) if episodes is not None else None
         sim = PyBulletSession("direct", physics_dt=timing.physics_dt)
         try:
             robot = DiffDriveRobot(sim, timing, DiffDriveSpec(), lidar)
@@ -150,16 +165,26 @@ class MobileNavEnv(RobotTaskEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Reset; ``options={"layout_seed": s}`` pins the layout (``s`` must be in the split's range),
-        ``options={"episode": record}`` replays a frozen episode (:mod:`robot_rl.envs.nav_episodes`).
+        ``options={"episode": record}`` replays a frozen episode (:mod:`robot_rl.envs.nav_episodes`);
+        made with ``episodes=FILE``, a reset without ``options["episode"]`` replays the set's next one.
 
         ``info`` holds ``layout_seed`` (the map: :func:`~robot_rl.envs.nav_layout.generate_layout`
         rebuilds it; -1 on a map), ``geodesic_distance`` (m), ``start`` / ``goal`` (world x, y in m),
-        ``start_yaw`` (rad) and ``map`` / ``map_sha256`` (``None`` without a map).
+        ``start_yaw`` (rad), ``map`` / ``map_sha256`` (``None`` without a map) and ``episode_id`` (the
+        replayed record's ``id``, ``None`` for a sampled episode).
         """
         options = options or {}
         unknown = sorted(set(options) - set(RESET_OPTIONS))
         if unknown:
             raise InputError(f"unknown reset options {unknown}; accepted: {list(RESET_OPTIONS)}")
+        if self.episode_sequence is not None and options.get("episode") is None:
+            if "layout_seed" in options:
+                raise InputError(
+                    f"options['layout_seed'] cannot pick a layout: this env replays the episodes of "
+                    f"episodes={self.episode_sequence.name!r}; pass options={{'episode': record}} instead"
+                )
+            record = self.episode_sequence.next()
+            seed, options = int(record["seed"]), {**options, "episode": record}
         if "layout_seed" in options:
             lo, hi = SPLIT_SEEDS[self.task.config.split]
             s = options["layout_seed"]
@@ -179,6 +204,7 @@ class MobileNavEnv(RobotTaskEnv):
         info["start_yaw"] = self.task.start_yaw
         info["map"] = self.world.name if self.world is not None else None
         info["map_sha256"] = self.world.sha256 if self.world is not None else None
+        info["episode_id"] = options["episode"]["id"] if options.get("episode") is not None else None
         return obs, info
 
     # ------------------------------------------------------------------ rendering

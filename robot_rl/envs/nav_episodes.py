@@ -231,3 +231,81 @@ def episodes_with_map(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _finite(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and math.isfinite(float(v))
+
+
+class EpisodeSequence:
+    """The episodes of a set, replayed in file order by successive resets (``episodes=FILE``).
+
+    ``MobileNavEnv(episodes=FILE)`` (a path or a shipped set's name) loads the set (digest checked),
+    checks that the env was made with the set's episode-defining kwargs (:data:`EPISODE_KWARGS`) and
+    then hands :meth:`next` to every ``reset`` that does not name an episode itself. After the last
+    episode the sequence wraps around to the first: a vectorized env resets on its own when an
+    episode ends, and a loop over exactly ``len(sequence)`` episodes must not fail on that extra
+    reset. ``passes`` counts completed passes over the file.
+
+    Args:
+        arg: The episode set (a file or a shipped set's name).
+        env_kwargs: The env's values of :data:`EPISODE_KWARGS` (``map`` as given, ``None`` without).
+        map_sha256: The SHA-256 of the env's map (``None`` on procedural layouts).
+
+    Raises:
+        MissingInputError: no such file or shipped set.
+        InputError: not a valid set (format, digest), or a kwarg that differs from the set's
+            (named, with both values).
+    """
+
+    def __init__(self, arg: str | Path, env_kwargs: Mapping[str, Any], map_sha256: str | None) -> None:
+        data = load_set(arg)
+        check_env_kwargs(data, env_kwargs, map_sha256)
+        self.name: str = data["name"]
+        self.records = episodes_with_map(data)
+        self.index = 0
+        self.passes = 0
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def next(self) -> dict[str, Any]:
+        """The next record in file order (the first again after the last)."""
+        record = self.records[self.index]
+        self.index += 1
+        if self.index == len(self.records):
+            self.index, self.passes = 0, self.passes + 1
+        return record
+
+
+def check_env_kwargs(data: Mapping[str, Any], env_kwargs: Mapping[str, Any], map_sha256: str | None) -> None:
+    """Refuse an env whose episode-defining kwargs differ from those the set was frozen with.
+
+    A kwarg the set does not record was frozen at the env's default. Maps compare by SHA-256, so a
+    shipped map's name and the path of its YAML are the same map.
+
+    Raises:
+        InputError: naming the first differing kwarg, the set's value and the env's.
+    """
+    import inspect
+
+    from robot_rl.envs.nav_env import MobileNavEnv
+
+    defaults = {k: p.default for k, p in inspect.signature(MobileNavEnv.__init__).parameters.items()}
+    frozen = data["env_kwargs"]
+    for key in EPISODE_KWARGS:
+        want = frozen.get(key, defaults[key])
+        have = env_kwargs.get(key, defaults[key])
+        if key == "map":
+            want_sha = (data.get("map") or {}).get("sha256") if want is not None else None
+            if want is not None and have is not None and want_sha != map_sha256:
+                raise InputError(
+                    f"episode set {data['name']!r} was frozen on map={want!r} (SHA-256 {want_sha}), this "
+                    f"env's map={have!r} has SHA-256 {map_sha256}; make the env with the set's map"
+                )
+            same = (want is None) == (have is None)
+        elif key == "geodesic_range":
+            same = [float(v) for v in want] == [float(v) for v in have]
+        else:
+            same = want == have
+        if not same:
+            raise InputError(
+                f"episode set {data['name']!r} was frozen with {key}={want!r}, this env has {key}={have!r}; "
+                f"make the env with {key}={want!r} (the set's env_kwargs: {dict(frozen)})"
+            )

@@ -39,12 +39,9 @@ INSTALL_HINT = "robot-rl sweep needs Ray Tune and Optuna: pip install 'robot_rl[
 
 def require_ray() -> None:
     """Raise a clear error when the ``ray`` extra is not installed."""
-    try:
-        import optuna  # noqa: F401
-        import ray  # noqa: F401
-        from ray import tune  # noqa: F401
-    except ImportError as exc:
-        raise InputError(f"{INSTALL_HINT} ({exc})") from exc
+    from robot_rl.ray_cluster import require_ray as require
+
+    require(INSTALL_HINT, "optuna", "ray.tune")
 
 
 @dataclass
@@ -125,22 +122,9 @@ def load_saved_sweep(sweep_dir: Path) -> SweepConfig:
 
 def start_ray(address: str | None, cpus: int | None) -> None:
     """Join ``address`` (``auto``, ``HOST:PORT`` or ``ray://HOST:10001``) or start a local Ray."""
-    import ray
+    from robot_rl.ray_cluster import start_ray as start
 
-    if ray.is_initialized():
-        return
-    kwargs: dict[str, Any] = {
-        "log_to_driver": False,  # trials' output goes to SWEEP/logs/<trial>.log
-        "logging_level": logging.ERROR,
-        "include_dashboard": False,
-    }
-    if address:
-        kwargs.pop("include_dashboard")
-        ray.init(address=address, **kwargs)
-    else:
-        # "local": a new Ray of our own, even when `ray start` left a cluster (or a stale address
-        # file) on this machine, which a bare ray.init() would join instead
-        ray.init(address="local", num_cpus=cpus or os.cpu_count() or 1, **kwargs)
+    start(address, cpus)
 
 
 def check_resources(cfg: SweepConfig) -> None:

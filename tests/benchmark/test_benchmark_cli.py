@@ -132,3 +132,46 @@ def test_a_tiny_trained_run_and_a_discrete_user_agent_on_a_shipped_map(tmp_path:
         stopped["successes"] == 0 and stopped["failures"]["stuck"] + stopped["failures"]["stopped_short"] == 2
     )
     assert stopped["means"]["path_length"] < 0.05 and stopped["means"]["soft_spl"] == 0.0
+
+
+def test_a_discrete_dqn_run_replays_the_continuous_sets_episodes(tmp_path: Path) -> None:
+    """A MobileNavDiscrete-v0 run (nav_dqn) on a MobileNav-v0 set: the same layouts, starts and goals."""
+    import numpy as np
+
+    from robot_rl.benchmark.agents import build_agent
+    from robot_rl.benchmark.runner import env_for, run_benchmark
+    from robot_rl.envs.nav_episodes import load_set
+
+    run_dir = tmp_path / "dqn"
+    train = ["train", "nav_dqn", "--run-dir", str(run_dir), "--timesteps", "128"]
+    sets = ["env.n_envs=1", "algo.kwargs.learning_starts=32", "algo.kwargs.batch_size=16",
+            "train.eval_freq=128", "train.eval_episodes=1", "train.checkpoint_freq=128"]  # fmt: skip
+    assert main([*train, *(a for s in sets for a in ("--set", s))]) == 0
+    episode_set = load_set("test")
+    specs = [resolve_agent("planner"), resolve_agent(str(run_dir))]
+    env_id, kwargs = env_for(specs[1], episode_set)
+    assert env_id == "robot_rl/MobileNavDiscrete-v0" and kwargs == {"split": "test"}  # not the run's "train"
+
+    results = run_benchmark(episode_set, specs, limit=3)
+    assert [(r.agent_index, r.row["episode"]) for r in results] == [
+        (a, f"test-{i:04d}") for a in (0, 1) for i in range(3)
+    ]
+    for planner, dqn, record in zip(results[:3], results[3:], episode_set["episodes"][:3], strict=True):
+        for r in (planner, dqn):
+            assert r.row["layout"] == record["layout_seed"] and r.row["seed"] == record["seed"]
+            assert r.row["geodesic_distance"] == record["geodesic_distance"]
+            assert np.allclose(r.path[0], record["start"], atol=1e-3)  # both start where the record says
+        assert dqn.row["steps"] > 0
+
+    import gymnasium as gym
+
+    env = gym.make(env_id, disable_env_checker=True, **kwargs)
+    try:
+        agent = build_agent(specs[1], env.unwrapped)
+        obs, info = env.reset(seed=2_000_000, options={"episode": episode_set["episodes"][0]})
+        agent.reset(obs, info)
+        action = agent.act(obs)
+        assert np.asarray(action).shape == () and int(action) in range(7)  # a motion primitive index
+        env.step(action)
+    finally:
+        env.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -159,3 +160,124 @@ def test_the_episodes_verb_writes_a_loadable_set(tmp_path: Path, capsys) -> None
     ]
     assert main(["episodes", "robot_rl/PandaGrasp-v0", "--out", str(out)]) == 2
     assert "for navigation envs" in capsys.readouterr().err
+
+
+def _replays(env: MobileNavEnv, resets: list[dict]) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+    out = []
+    for kwargs in resets:
+        obs, info = env.reset(**kwargs)
+        out.append((obs, _rollout(env, 8), info))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"), [("test", {"split": "test"}), ("office", {"map": "office", "split": "test"})]
+)
+def test_episodes_argument_replays_the_file_in_order_bit_for_bit(name: str, kwargs: dict) -> None:
+    records = episodes_with_map(load_set(name))[:3]
+    by_option = MobileNavEnv(**kwargs)
+    by_file = gym.make("robot_rl/MobileNav-v0", episodes=name, disable_env_checker=True, **kwargs)
+    try:
+        expected = _replays(by_option, [{"seed": r["seed"], "options": {"episode": r}} for r in records])
+        # a seed passed to reset picks nothing: the file's order and the record's seed do
+        got = _replays(by_file, [{}, {"seed": 7}, {"seed": 123}])
+        for record, (obs_a, roll_a, info_a), (obs_b, roll_b, info_b) in zip(
+            records, expected, got, strict=True
+        ):
+            assert np.array_equal(obs_a, obs_b) and obs_a.tobytes() == obs_b.tobytes()
+            assert roll_a.tobytes() == roll_b.tobytes()
+            assert info_b["episode_id"] == info_a["episode_id"] == record["id"]
+            assert list(info_b["start"]) == record["start"] and list(info_b["goal"]) == record["goal"]
+            assert info_b["geodesic_distance"] == record["geodesic_distance"]
+        sequence = by_file.unwrapped.episode_sequence
+        assert (
+            sequence.index == 3 and sequence.passes == 0 and len(sequence) == len(load_set(name)["episodes"])
+        )
+        # an explicit record is replayed without moving the sequence on
+        by_file.reset(options={"episode": records[0]})
+        assert by_file.reset()[1]["episode_id"] == load_set(name)["episodes"][3]["id"]
+    finally:
+        by_option.close()
+        by_file.close()
+
+
+def test_episodes_argument_wraps_after_the_last_episode(tmp_path: Path) -> None:
+    path = write_set(
+        freeze("robot_rl/MobileNav-v0", {"split": "val"}, 2, 1_000_000, "two"), tmp_path / "two.json"
+    )
+    env = MobileNavEnv(split="val", episodes=str(path))
+    try:
+        ids = [env.reset()[1]["episode_id"] for _ in range(5)]
+        assert ids == ["two-0000", "two-0001", "two-0000", "two-0001", "two-0000"]
+        assert env.episode_sequence is not None and env.episode_sequence.passes == 2
+        # every pass replays the same episodes bit for bit
+        second_pass = [env.reset()[0] for _ in range(2)]  # two-0001, then two-0000 of pass 4
+        fresh = MobileNavEnv(split="val", episodes=str(path))
+        try:
+            first_pass = [fresh.reset()[0] for _ in range(2)]
+        finally:
+            fresh.close()
+        assert second_pass[0].tobytes() == first_pass[1].tobytes()
+        assert second_pass[1].tobytes() == first_pass[0].tobytes()
+    finally:
+        env.close()
+
+
+def test_discrete_env_replays_the_same_episodes() -> None:
+    cont = MobileNavEnv(split="test", episodes="test")
+    disc = gym.make("robot_rl/MobileNavDiscrete-v0", split="test", episodes="test", disable_env_checker=True)
+    try:
+        for _ in range(3):
+            (obs_c, info_c), (obs_d, info_d) = cont.reset(), disc.reset()
+            assert info_c["episode_id"] == info_d["episode_id"]
+            assert info_c["layout_seed"] == info_d["layout_seed"]
+            assert np.array_equal(info_c["start"], info_d["start"]) and np.array_equal(
+                info_c["goal"], info_d["goal"]
+            )
+            assert info_c["start_yaw"] == info_d["start_yaw"]
+            assert np.array_equal(obs_c, obs_d)  # the same observation layout, previous action zero
+    finally:
+        cont.close()
+        disc.close()
+
+
+def test_episodes_argument_refuses_other_kwargs_bad_files_and_layout_seeds(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"frozen with split='test', this env has split='train'"):
+        MobileNavEnv(episodes="test")
+    with pytest.raises(
+        InputError, match=r"frozen with difficulty='hard', this env has difficulty='standard'"
+    ):
+        MobileNavEnv(split="test", episodes="hard")
+    with pytest.raises(InputError, match=r"frozen with map='office', this env has map=None"):
+        MobileNavEnv(split="test", episodes="office")
+    with pytest.raises(
+        InputError, match=r"frozen on map='office' \(SHA-256 7d30.*this env's map='apartment'"
+    ):
+        MobileNavEnv(split="test", map="apartment", episodes="office")
+    with pytest.raises(
+        InputError, match=r"frozen with max_episode_seconds=25.0, this env has max_episode_seconds=10.0"
+    ):
+        MobileNavEnv(split="test", max_episode_seconds=10.0, episodes="test")
+    with pytest.raises(
+        InputError, match=r"frozen with geodesic_range=\(1.5, 5.0\), this env has geodesic_range=\(1.0, 5.0\)"
+    ):
+        MobileNavEnv(split="test", geodesic_range=(1.0, 5.0), episodes="test")
+    with pytest.raises(MissingInputError, match="neither a file nor a shipped set"):
+        MobileNavEnv(split="test", episodes=str(tmp_path / "nope.json"))
+    data = json.loads(shipped_sets()["test"].read_text())
+    data["episodes"][0]["start_yaw"] += 0.5
+    (tmp_path / "edited.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match="digest mismatch"):
+        MobileNavEnv(split="test", episodes=str(tmp_path / "edited.json"))
+    # the shipped map by its YAML path is the same map (compared by SHA-256)
+    from robot_rl.envs.nav_map import shipped_maps
+
+    env = MobileNavEnv(split="test", map=str(shipped_maps()["office"]), episodes="office")
+    try:
+        assert env.reset()[1]["episode_id"] == "office-0000"
+        with pytest.raises(
+            InputError, match=r"cannot pick a layout: this env replays the episodes of episodes='office'"
+        ):
+            env.reset(options={"layout_seed": 2_000_000})
+    finally:
+        env.close()
