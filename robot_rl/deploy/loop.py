@@ -20,9 +20,9 @@ the most recent :data:`STATS_WINDOW` ticks; the maximum over the whole run).
 Sensor pacing: hardware whose ``sensor_paced`` is true (the ROS 2 bridge) provides
 ``wait_for_sensor(timeout_s) -> target | None``, which the loop calls instead of sleeping. When a
 fresh sensor message arrives it returns the time the next policy tick should run (arrival plus a
-small margin); the loop then moves its grid so that a command tick lands on that time (never
-within half a period of the previous tick) and makes that tick a policy tick (the current policy
-step's action is held for fewer or more ticks once). A sensor faster than the policy rate (the
+small margin); the loop then moves its grid so that a command tick lands on that time and makes it
+a policy tick (the current policy step's action is held for fewer or more ticks once; with one tick
+per policy step, never within half a period of the previous tick). A sensor faster than the policy rate (the
 median of its last 9 arrival intervals under 3/4 of a policy period) sets no phase; one short
 interval (a late message followed by one on time) does not stop the lock. So a sensor message
 waits about the margin for its policy step instead of up to a policy period, whatever the robot's
@@ -201,32 +201,30 @@ class ControlLoop:
             start = self._align(start, slot, target)
 
     def _align(self, start: float, slot: int, target: float) -> float:
-        """Move the grid so that a tick lands on ``target`` and make that tick a policy tick.
+        """Move the grid so that a tick lands on ``target`` and make it a policy tick.
 
-        The next tick goes to the first time ``target + j * period`` (any integer j) that is at
-        least half a period after the last tick, so ticks never crowd: a message that arrived
-        just after a tick waits for the next one instead of causing an extra tick.
+        With one tick per policy step, ticks never crowd: the tick goes to the first ``target + j *
+        period`` (j >= 0) at least half a period after the last tick, so a message that arrives
+        just after a tick waits for the next one instead of causing an extra one. With several
+        command ticks per policy step the tick runs on the target: a scan that comes just after a
+        policy step that had to use the previous scan gets its own policy step at once.
         """
         policy_period = self.policy_every * self.period
+        if target < self.clock() - self.period:
+            return start  # an arrival from before the loop's last period (e.g. start-up): no phase
         if self._last_target is not None:
             self._intervals.append(target - self._last_target)
         self._last_target = target
         if len(self._intervals) >= 3 and float(np.median(self._intervals)) < 0.75 * policy_period:
             return start  # the sensor is faster than the policy: it sets no phase
-        # a target already (slightly) past runs at once; it is never put off by a whole period
+        nxt = target  # a target already past runs at once
         earliest = self._last_tick + self.period / 2
-        nxt = (
-            target
-            if earliest <= target
-            else target + math.ceil((earliest - target) / self.period) * self.period
-        )
+        if self.policy_every == 1 and earliest > target:
+            nxt = target + math.ceil((earliest - target) / self.period) * self.period
         due = start + slot * self.period
         if abs(nxt - due) > 1e-3:
             self.phase_shifts += 1
-        ahead = round((target - nxt) / self.period)  # ticks from the next one to the target's (may be < 0)
-        self._tick_count = (
-            -ahead
-        ) % self.policy_every  # the target's tick (and every pe-th) is a policy tick
+        self._tick_count = 0  # the next tick is a policy tick
         return start + (nxt - due)
 
     def tick(self, now: float) -> Flag:

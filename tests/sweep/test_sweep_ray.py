@@ -160,6 +160,20 @@ def _wait(condition, proc: subprocess.Popen[str], what: str, timeout: float = 18
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _freeze_when(condition, proc: subprocess.Popen[str], what: str, timeout: float = 180) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``condition`` holds with the sweep's whole process group stopped (SIGSTOP), so
+    that what the test then sees cannot change before the kill (no race with a trial finishing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _wait(condition, proc, what, max(deadline - time.monotonic(), 1.0))
+        os.killpg(proc.pid, signal.SIGSTOP)
+        if condition():
+            return
+        os.killpg(proc.pid, signal.SIGCONT)  # it changed before the stop: wait again
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def _checkpointed(out: Path) -> list[str]:
     """Trials that have a checkpoint but have not finished."""
     ids = []
@@ -221,8 +235,8 @@ def test_a_killed_driver_is_resumed_without_retraining_finished_trials(tmp_path:
     proc = subprocess.Popen(sweep_cmd(str(sweep), "--out", str(out)), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
     try:
-        _wait(lambda: (out / "trials").is_dir() and _finished(out) and _checkpointed(out), proc,
-              "a finished trial and a checkpointed one")  # fmt: skip
+        _freeze_when(lambda: (out / "trials").is_dir() and _finished(out) and _checkpointed(out), proc,
+                     "a finished trial and a checkpointed one")  # fmt: skip
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and everything it started, at once
         proc.wait(timeout=30)
