@@ -21,12 +21,13 @@ Sensor pacing: hardware whose ``sensor_paced`` is true (the ROS 2 bridge) provid
 ``wait_for_sensor(timeout_s) -> target | None``, which the loop calls instead of sleeping. When a
 fresh sensor message arrives it returns the time the next policy tick should run (arrival plus a
 small margin); the loop then moves its grid so that a command tick lands on that time and makes it
-a policy tick (the current policy step's action is held for fewer or more ticks once; with one tick
-per policy step, never within half a period of the previous tick). A sensor faster than the policy rate (the
-median of its last 9 arrival intervals under 3/4 of a policy period) sets no phase; one short
-interval (a late message followed by one on time) does not stop the lock. So a sensor message
-waits about the margin for its policy step instead of up to a policy period, whatever the robot's
-clock phase, and the lock holds when the sensor stream drifts or restarts. On exit (duration
+a policy tick (the current policy step's action is held for fewer or more ticks once; with one
+tick per policy step, never within half a period of the previous tick). A sensor faster than the
+policy rate (the median of its last 9 arrival intervals under 3/4 of a policy period) sets no
+phase, nor does an arrival older than one period; one short interval (a late message followed by
+one on time) does not stop the lock. So a sensor message waits about the margin for its policy
+step instead of up to a policy period, whatever the robot's clock phase, and the lock holds when
+the sensor stream drifts or restarts. On exit (duration
 reached, :meth:`ControlLoop.stop`, an exception or Ctrl-C) the
 loop writes the safety filter's safe action and calls ``hardware.safe_stop()``.
 """
