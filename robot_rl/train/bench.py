@@ -98,7 +98,8 @@ def bench_one(config: Path, args: argparse.Namespace) -> dict[str, Any]:
         "return_mean": s["return_mean"],
         "metrics": s["metrics"],
         "threshold": cfg.train.success_threshold,
-        **_solved(info, cfg.train.success_threshold),
+        "solved_step": info.get("solved_step", -1),
+        "solved_wall_s": info.get("solved_wall_s", -1.0),
         "num_timesteps": out.num_timesteps,
         "wall_time_s": out.wall_time_s,
         "timing": out.timing,
@@ -129,16 +130,6 @@ def markdown(rows: list[dict[str, Any]], note: str) -> str:
             f"{_split(t)} | {_other(t)} | `{r['command']}` |"
         )
     return "\n".join(lines) + "\n\n" + note + "\n"
-
-
-def _solved(info: dict[str, Any], threshold: float) -> dict[str, Any]:
-    """``solved_step`` / ``solved_wall_s`` of a run: the learner's, or the first DAgger iteration
-    whose selection evaluation reached the threshold (its wall time is DAgger's own time so far)."""
-    step, wall = info.get("solved_step", -1), info.get("solved_wall_s", -1.0)
-    for row in info.get("timing", {}).get("distill", {}).get("history", []) if step < 0 else []:
-        if row["eval_success"] >= threshold:
-            return {"solved_step": row["num_timesteps"], "solved_wall_s": row.get("elapsed_s", -1.0)}
-    return {"solved_step": step, "solved_wall_s": wall}
 
 
 def _reports(row: dict[str, Any]) -> str:

@@ -154,6 +154,13 @@ class CheckpointCallback(BaseCallback):
         return True
 
 
+def is_solved(summary: dict[str, Any], threshold: float, metric_thresholds: dict[str, float]) -> bool:
+    """Success rate and every metric threshold reached (a missing metric counts as not reached)."""
+    metrics = summary["metrics"]
+    ok = all(metrics.get(k, float("nan")) >= v for k, v in metric_thresholds.items())
+    return bool(summary["success_rate"] >= threshold and ok)
+
+
 class SuccessEvalCallback(BaseCallback):
     """Evaluate on held-out seeded episodes; keep the best model by success rate (then return).
 
@@ -200,10 +207,8 @@ class SuccessEvalCallback(BaseCallback):
         return not (self.stop_on_success and self.solved(summary))
 
     def solved(self, summary: dict[str, Any]) -> bool:
-        """Success rate and every metric threshold reached (a missing metric counts as not reached)."""
-        metrics = summary["metrics"]
-        ok = all(metrics.get(k, float("nan")) >= v for k, v in self.metric_thresholds.items())
-        return bool(summary["success_rate"] >= self.threshold and ok)
+        """Success rate and every metric threshold reached (:func:`is_solved`)."""
+        return is_solved(summary, self.threshold, self.metric_thresholds)
 
     def evaluate(self) -> dict[str, Any]:
         """Run one evaluation now, log it, save the best model; returns the summary."""

@@ -27,6 +27,7 @@ from robot_rl.train.callbacks import (
     SuccessEvalCallback,
     TimingCallback,
     TrainState,
+    is_solved,
     latest_checkpoint,
     load_state,
     save_final,
@@ -218,10 +219,8 @@ def _distill(cfg: Config, run: Path, model: Any, state: TrainState, clock: Clock
 
     t = cfg.train
 
-    def solved(summary: dict[str, Any]) -> bool:  # the same rule as SuccessEvalCallback.solved
-        metrics = summary["metrics"]
-        ok = all(metrics.get(k, float("nan")) >= v for k, v in t.metric_thresholds.items())
-        return bool(summary["success_rate"] >= t.success_threshold and ok)
+    def solved(summary: dict[str, Any]) -> bool:
+        return is_solved(summary, t.success_threshold, t.metric_thresholds)
 
     def evaluate(student: Any) -> dict[str, Any]:
         result = run_episodes(student, cfg.env.id, eval_kwargs, cfg.distill.eval_episodes, t.eval_seed)

@@ -223,7 +223,8 @@ DEPTH_INPUT_TYPES: dict[str, type] = {
     "depth_image": m.Image,
     "camera_info": m.CameraInfo,
 }
-#: the proprioception fields the depth adapter can build
+#: the proprioception fields the depth adapter can build (the names of envs.grasp_depth.PROPRIO_FIELDS,
+#: restated: the robot side may not import the envs; a bundle naming another field is refused)
 PROPRIO_SOURCES = (
     "ee_position",
     "ee_velocity",
