@@ -10,6 +10,8 @@ Targets:
     ``train ...``  dispatched to :mod:`robot_rl.train.bench`.
     ``deploy ...`` dispatched to :mod:`robot_rl.deploy.bench`.
     ``sweep ...``  dispatched to :mod:`robot_rl.sweep.bench` (seeds on Ray vs. one after another).
+    ``fidelity ...`` dispatched to :mod:`robot_rl.benchmark.fidelity` (a physics setting against
+                   the baseline on the fidelity guards, and its speed-up).
 
 Rounds alternate env and bare loop so that both see the same machine load; the median of the
 rounds is reported. The bare loop replays the motor commands the env sent (recorded in an untimed
@@ -36,6 +38,7 @@ DISPATCH = {
     "train": "robot_rl.train.bench",
     "deploy": "robot_rl.deploy.bench",
     "sweep": "robot_rl.sweep.bench",
+    "fidelity": "robot_rl.benchmark.fidelity",
 }
 
 

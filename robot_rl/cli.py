@@ -26,7 +26,10 @@ VERBS: dict[str, tuple[str, str]] = {
         "the main job: train, evaluate, export and verify a grasping policy",
     ),
     "envs": ("robot_rl.envs.commands", "list the registered environments with their spaces and dt"),
-    "bench": ("robot_rl.bench", "benchmarks: env speed vs. a bare PyBullet loop, training, deploy"),
+    "bench": (
+        "robot_rl.bench",
+        "benchmarks: env speed vs. a bare PyBullet loop, training, deploy, sweep, physics fidelity",
+    ),
     "configs": ("robot_rl.commands_configs", "list the shipped configs, or print one to copy and edit"),
     "train": (
         "robot_rl.train.commands_train",

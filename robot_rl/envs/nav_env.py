@@ -46,6 +46,11 @@ MOTION_PRIMITIVES = np.array(
     dtype=np.float32,
 )
 
+#: Solver iterations of the navigation envs: about 1.5x the env steps/s of PyBullet's 50, and the
+#: planner's success and SPL on the test and hard splits unchanged (``robot-rl bench fidelity
+#: --candidate 10``; figures in docs/training.md). A wheeled base on a flat floor has few contacts.
+NAV_SOLVER_ITERATIONS = 10
+
 #: Minimum detour ratio (geodesic / straight line) per difficulty.
 DIFFICULTIES = {"standard": 1.0, "hard": 1.25}
 
@@ -68,6 +73,8 @@ class MobileNavEnv(RobotTaskEnv):
             :class:`~robot_rl.envs.robots.diff_drive.LidarConfig` (field of view in degrees).
         geodesic_range: (min, max) start -> goal shortest-path distance, m.
         control_hz, physics_hz: Rates (Hz); physics/control must be a whole number.
+        solver_iterations: Constraint-solver iterations per physics step (default
+            :data:`NAV_SOLVER_ITERATIONS`; PyBullet's own is 50).
         max_episode_seconds: Time limit (s of simulated time).
         terminate_on_collision: End the episode at the first contact.
         obs_noise_std, action_latency_steps: see :class:`~robot_rl.envs.core.EnvSettings`.
@@ -113,6 +120,7 @@ class MobileNavEnv(RobotTaskEnv):
         render_size: int = 256,
         map: str | None = None,
         episodes: str | None = None,
+        solver_iterations: int = NAV_SOLVER_ITERATIONS,
     ) -> None:
         check_choice("action_type", action_type, ["continuous", "discrete"])
         check_choice("split", split, list(SPLIT_SEEDS))
@@ -150,7 +158,7 @@ class MobileNavEnv(RobotTaskEnv):
         defining["terminate_on_collision"] = terminate_on_collision
         sha = world.sha256 if world is not None else None
         self.episode_sequence = EpisodeSequence(episodes, defining, sha) if episodes is not None else None
-        sim = PyBulletSession("direct", physics_dt=timing.physics_dt)
+        sim = PyBulletSession("direct", physics_dt=timing.physics_dt, solver_iterations=solver_iterations)
         try:
             robot = DiffDriveRobot(sim, timing, DiffDriveSpec(), lidar)
             task = NavigateTask(sim, robot, config, LayoutConfig(), world=world)

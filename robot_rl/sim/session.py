@@ -95,6 +95,13 @@ PYBULLET_DATA = pybullet_data.getDataPath()
 #: to build the multibody version.
 STATIC_BODY_OPTIONS: dict[str, Any] = {"useMaximalCoordinates": True}
 
+#: Constraint-solver iterations per physics step of a session (PyBullet's own default), and the
+#: baseline of ``robot-rl bench fidelity``. Each env sets its own, measured against this one on the
+#: fidelity guards (:mod:`robot_rl.envs.fidelity`): see docs/training.md, "Physics settings".
+SOLVER_ITERATIONS = 50
+#: Accepted range of ``solver_iterations``.
+SOLVER_ITERATIONS_RANGE = (1, 1000)
+
 
 class PyBulletSession:
     """One PyBullet physics client with its own id, bound functions and constants.
@@ -106,7 +113,8 @@ class PyBulletSession:
         connection: ``"direct"`` (headless, default) or ``"gui"`` (opens the PyBullet window).
         physics_dt: Physics time step in seconds (see :class:`robot_rl.sim.timing.SimTiming`).
         gravity: Gravity along z in m/s^2.
-        solver_iterations: Constraint-solver iterations per physics step (PyBullet default 50).
+        solver_iterations: Constraint-solver iterations per physics step, an int in
+            :data:`SOLVER_ITERATIONS_RANGE` (default :data:`SOLVER_ITERATIONS`).
 
     Attributes:
         physics_steps: Physics steps taken through :meth:`step` so far: the clock by which a
@@ -119,10 +127,19 @@ class PyBulletSession:
         connection: RenderConnection = "direct",
         physics_dt: float = 1.0 / 240.0,
         gravity: float = -9.81,
-        solver_iterations: int = 50,
+        solver_iterations: int = SOLVER_ITERATIONS,
     ) -> None:
         if connection not in ("direct", "gui"):
             raise InputError(f"connection must be 'direct' or 'gui', got {connection!r}")
+        low, high = SOLVER_ITERATIONS_RANGE
+        if (
+            isinstance(solver_iterations, bool)
+            or not isinstance(solver_iterations, int)
+            or not (low <= solver_iterations <= high)
+        ):
+            raise InputError(
+                f"solver_iterations={solver_iterations!r} is not accepted; expected an int in [{low}, {high}]"
+            )
         if connection == "gui":
             _require_display()
         self.connection = connection

@@ -1,8 +1,10 @@
 """Seeded rollouts of every registered env with fixed random actions, for the golden behaviour test.
 
 ``tests/envs/test_golden_rollouts.py`` compares these rollouts with ``golden_rollouts.npz`` next to
-this file, recorded from the code at commit 2ed6f1b (before the env constructors were
-restructured), so a refactor that changes what an env observes, earns or ends is caught.
+this file, so a refactor that changes what an env observes, earns or ends is caught. First recorded
+at commit 2ed6f1b (before the env constructors were restructured); re-recorded once, on purpose,
+when the envs' solver iterations went from 50 to 20 (grasp) and 10 (navigation), a setting
+checked by the fidelity guards (tests/envs/test_fidelity.py).
 
 Regenerate (only when a behaviour change is intended, and say so in the commit)::
 
