@@ -189,6 +189,10 @@ class SweepConfig:
         """The training config mapping of one trial: base, then params, then its seed."""
         seed = int(self.base_raw["train"]["seed"]) + seed_index
         overrides = {**params, "train.seed": seed}
+        if self.base_raw["train"].get("eval_workers", 0) == 0 and "train.eval_workers" not in params:
+            # 0 is "one per core"; Ray gives each trial its own CPUs, evaluation stays inside them
+            # (the results are the same for any number of workers)
+            overrides = {"train.eval_workers": 1, **overrides}
         return apply_overrides(self.base_raw, [f"{k}={format_value(v)}" for k, v in overrides.items()])
 
     def trial_config(self, params: dict[str, Any], seed_index: int) -> Config:

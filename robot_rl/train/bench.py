@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from robot_rl.errors import MissingInputError
 from robot_rl.jsonio import dumps_strict
 
 #: Shipped training configs benchmarked by default (names; robot-rl configs lists them all).
@@ -35,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results"), help="default docs/results")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a --out directory of an earlier bench (e.g. the code before a change): also write "
+        "compare.md, before -> after per config found in both",
+    )
     parser.add_argument(
         "--report-only",
         action="store_true",
@@ -156,6 +163,50 @@ def _other(timing: dict[str, float]) -> str:
     return f"{timing['eval_and_checkpoint_s']:.0f} s / {timing.get('warm_start_s', 0.0):.0f} s"
 
 
+def _solved(r: dict[str, Any]) -> str:
+    return f"{r['solved_wall_s'] / 60:.1f} min" if r["solved_step"] >= 0 else "not reached"
+
+
+def _steps(r: dict[str, Any]) -> str:
+    return str(r["solved_step"]) if r["solved_step"] >= 0 else "-"
+
+
+def _success(r: dict[str, Any]) -> str:
+    lo, hi = r["success_ci95"]
+    return f"{r['success_rate']:.3f} ({lo:.3f}-{hi:.3f})"
+
+
+def _spl(r: dict[str, Any]) -> str:
+    v = r["metrics"].get("spl")
+    return "-" if v is None else f"{v:.3f}"
+
+
+def compare_markdown(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """Before -> after per config benchmarked in both: time to threshold (and the ratio), env steps,
+    held-out success and SPL, and where the time went."""
+    old = {r["name"]: r for r in before}
+    lines = [
+        "| config | wall time to threshold | after / before | env steps to threshold | success (95% CI) | "
+        "SPL | rollout / gradient | eval + ckpt / warm start | load average |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a in after:
+        b = old.get(a["name"])
+        if b is None:
+            continue
+        both = b["solved_step"] >= 0 and a["solved_step"] >= 0
+        ratio = f"x{a['solved_wall_s'] / b['solved_wall_s']:.2f}" if both else "-"
+        load = f"{b.get('load_average', ['?'])[0]} / {a.get('load_average', ['?'])[0]}"
+        cells = [
+            a["name"], f"{_solved(b)} -> {_solved(a)}", ratio, f"{_steps(b)} -> {_steps(a)}",
+            f"{_success(b)} -> {_success(a)}", f"{_spl(b)} -> {_spl(a)}",
+            f"{_split(b['timing'])} -> {_split(a['timing'])}",
+            f"{_other(b['timing'])} -> {_other(a['timing'])}", load,
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def collect(out: Path) -> list[dict[str, Any]]:
     """Every benchmarked config's figures found in ``out/figures/*.json`` (one file per config)."""
     return [json.loads(p.read_text()) for p in sorted((out / "figures").glob("*.json"))]
@@ -191,4 +242,11 @@ def run(args: argparse.Namespace) -> int:
     runs = [Path(r["run_dir"]) for r in rows if (Path(r["run_dir"]) / "logs" / "evaluations.csv").is_file()]
     png = plot_runs(runs, args.out / "train_curves.png", title="robot-rl bench train") if runs else None
     print(f"wrote {args.out / 'train_bench.md'}" + (f", {png}" if png else ""))
+    if args.baseline is not None:
+        if not (args.baseline / "figures").is_dir():
+            raise MissingInputError(f"--baseline {args.baseline}: no figures/ directory with bench results")
+        compared = compare_markdown(collect(args.baseline), rows)
+        print(compared)
+        (args.out / "compare.md").write_text(compared)
+        print(f"wrote {args.out / 'compare.md'}")
     return 0

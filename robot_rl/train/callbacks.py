@@ -25,7 +25,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from robot_rl import runs as rd
 from robot_rl.jsonio import dumps_strict
-from robot_rl.train.evaluate import run_episodes
+from robot_rl.train.evaluate import EvalPool, run_episodes
 
 LATEST = "latest.json"
 
@@ -182,9 +182,12 @@ class SuccessEvalCallback(BaseCallback):
         state: TrainState,
         clock: Clock,
         metric_thresholds: dict[str, float] | None = None,
+        workers: int = 1,
     ) -> None:
         super().__init__()
         self.run, self.env_id, self.env_kwargs = run, env_id, env_kwargs
+        self.workers = workers
+        self._pool: EvalPool | None = None
         self.freq, self.episodes, self.seed = freq, episodes, seed
         self.threshold, self.stop_on_success = threshold, stop_on_success
         self.state, self.clock = state, clock
@@ -223,9 +226,14 @@ class SuccessEvalCallback(BaseCallback):
 
     def _evaluate(self) -> dict[str, Any]:
         vecnorm = self.model.get_vec_normalize_env()
-        result = run_episodes(
-            self.model, self.env_id, self.env_kwargs, self.episodes, self.seed, vecnormalize=vecnorm
-        )
+        if self.workers > 1:
+            if self._pool is None:  # started at the first evaluation, kept until close()
+                self._pool = EvalPool(self.env_id, self.env_kwargs, self.workers)
+            result = self._pool.run(self.model, self.episodes, self.seed, vecnormalize=vecnorm)
+        else:
+            result = run_episodes(
+                self.model, self.env_id, self.env_kwargs, self.episodes, self.seed, vecnormalize=vecnorm
+            )
         s = result.summary
         wall = self.clock()
         summary = {**s, "num_timesteps": int(self.num_timesteps), "wall_time_s": wall}
@@ -243,6 +251,12 @@ class SuccessEvalCallback(BaseCallback):
         if st.solved_step < 0 and self.solved(summary):
             st.solved_step, st.solved_wall_s = int(self.num_timesteps), wall
         return summary
+
+    def close(self) -> None:
+        """Stop the evaluation workers (if any were started)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _append_csv(self, summary: dict[str, Any]) -> None:
         path = self.run / rd.LOGS / "evaluations.csv"
@@ -334,7 +348,9 @@ class ProgressCallback(BaseCallback):
 
 class TimingCallback(BaseCallback):
     """Where the wall time goes: rollout collection (env steps + action inference) vs. gradient
-    updates (``train()`` between rollouts), excluding evaluation and checkpoint time."""
+    updates (``train()`` between rollouts, or inside the env steps with ``collect_while_training``:
+    the env time hidden behind them then counts as gradient time), excluding evaluation and
+    checkpoint time."""
 
     def __init__(self, excluded: list[Any]) -> None:
         super().__init__()
@@ -366,10 +382,14 @@ class TimingCallback(BaseCallback):
 
     def figures(self) -> dict[str, float]:
         """Seconds in rollouts, in gradient updates (and the gradient share), in evaluations + checkpoints."""
-        total = self.rollout_s + self.train_s
+        rollout_s, train_s = self.rollout_s, self.train_s
+        # collect_while_training: the gradient steps ran inside the env steps (robot_rl.train.overlap)
+        overlapped = float(getattr(getattr(self, "model", None), "overlapped_train_s", 0.0))
+        rollout_s, train_s = rollout_s - overlapped, train_s + overlapped
+        total = rollout_s + train_s
         return {
-            "rollout_s": round(self.rollout_s, 3),
-            "gradient_s": round(self.train_s, 3),
-            "gradient_fraction": round(self.train_s / total, 4) if total > 0 else 0.0,
+            "rollout_s": round(rollout_s, 3),
+            "gradient_s": round(train_s, 3),
+            "gradient_fraction": round(train_s / total, 4) if total > 0 else 0.0,
             "eval_and_checkpoint_s": round(self._spent_elsewhere(), 3),
         }

@@ -127,7 +127,14 @@ class TrainConfig(StrictModel):
         keep_checkpoints: How many checkpoints to keep on disk (older ones are deleted).
         eval_freq: Env steps between evaluations on held-out episodes (0 disables).
         eval_episodes: Episodes per evaluation.
+        eval_workers: Processes that run an evaluation's episodes (0: one per CPU core, at most 4
+            and at most one per 4 episodes; 1: in the training process). Training waits during an
+            evaluation, so the workers use the cores it leaves idle; the results are the same for
+            any number.
         eval_seed: First seed of evaluation episodes (held out: training envs use ``seed + i``).
+        collect_while_training: Off-policy learners with ``env.vec_env: subproc``: run the
+            gradient steps while the env workers step (both cores busy); the action of step ``t``
+            then comes from the policy one update older (:mod:`robot_rl.train.overlap`).
         success_threshold: Success rate counted as "solved" (reported; used by ``stop_on_success``).
         metric_thresholds: Extra task-metric minimums an evaluation must also reach to count as
             solved, e.g. ``{spl: 0.8}`` for navigation.
@@ -154,7 +161,9 @@ class TrainConfig(StrictModel):
     keep_checkpoints: Int = Field(default=2, ge=1)
     eval_freq: Int = Field(default=10_000, ge=0)
     eval_episodes: Int = Field(default=20, ge=1)
+    eval_workers: Int = Field(default=0, ge=0)
     eval_seed: Int = Field(default=1_000_000, ge=0)
+    collect_while_training: bool = False
     success_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
     metric_thresholds: dict[str, float] = Field(default_factory=dict)
     stop_on_success: bool = False
@@ -266,6 +275,10 @@ def _check_semantics(cfg: Config) -> None:
             f"algo.name={cfg.algo.name!r}, choose one of ['sac', 'td3', 'tqc']"
         )
     t = cfg.train
+    if t.collect_while_training:
+        from robot_rl.train.overlap import check
+
+        check(cfg.algo.name, cfg.env.vec_env, cfg.env.n_envs)
     if t.demo_episodes > 0 and "demo_controller" not in t.model_fields_set:
         raise InputError(
             f"train.demo_episodes={t.demo_episodes} > 0 and train.demo_controller ('module:Class') go "

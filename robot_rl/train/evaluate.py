@@ -106,6 +106,102 @@ def run_episodes(
     return EvalResult(rows=rows, summary=summarize(rows, keys), frames=frames, fps=fps)
 
 
+#: Episodes per worker below which ``eval_workers: 0`` (auto) adds no further worker: starting one
+#: costs a few seconds (imports, env build) once per run, sending the policy a little per evaluation.
+EPISODES_PER_WORKER = 4
+
+
+def eval_workers(requested: int, episodes: int) -> int:
+    """Worker processes for ``requested``, never more than ``episodes``.
+
+    0 (auto): one per CPU core, at most 4 and at most one per :data:`EPISODES_PER_WORKER` episodes.
+    """
+    import os
+
+    if requested < 0:
+        raise InputError(f"eval_workers={requested!r} is not accepted; expected 0 (auto) or an integer >= 1")
+    count = requested or min(4, os.cpu_count() or 1, episodes // EPISODES_PER_WORKER)
+    return max(1, min(count, episodes))
+
+
+#: The worker's env and metric keys (set by :func:`_pool_init`, one env per worker process).
+_WORKER: dict[str, Any] = {}
+
+
+def _pool_init(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    import torch
+
+    from robot_rl.envs.make import make_env
+
+    torch.set_num_threads(1)  # one core per worker: the pool is the parallelism
+    env = make_env(env_id, **env_kwargs)
+    keys = probe_metric_keys(env)
+    _WORKER.update(env=FlattenMetrics(env, keys), keys=keys)
+
+
+def _pool_episodes(task: tuple[bytes, list[int], list[int], bool]) -> list[dict[str, Any]]:
+    import pickle
+
+    payload, indices, seeds, deterministic = task
+    policy, vecnormalize = pickle.loads(payload)
+    env, keys = _WORKER["env"], _WORKER["keys"]
+    return [
+        _episode(policy, env, seed, vecnormalize, deterministic, keys, None) | {"episode": i}
+        for i, seed in zip(indices, seeds, strict=True)
+    ]
+
+
+class EvalPool:
+    """Evaluation episodes spread over worker processes that live as long as the pool.
+
+    Each worker builds the env once; every :meth:`run` sends the current policy (pickled SB3
+    policy and ``VecNormalize`` statistics) and a share of the episodes, and the rows come back in
+    episode order. Every episode is reset with its own seed and the envs start each episode from
+    the same state whatever ran before (see the golden-rollout tests), so the rows are those of
+    :func:`run_episodes` in one process, for any number of workers (a test checks it). Training
+    waits while the pool evaluates, so the workers have the cores to themselves.
+
+    Args:
+        env_id, env_kwargs: The evaluation env.
+        workers: Worker processes (>= 2; one process needs no pool: use :func:`run_episodes`).
+    """
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any], workers: int) -> None:
+        import multiprocessing
+
+        if workers < 2:
+            raise InputError(f"an EvalPool needs workers >= 2, got {workers!r}; use run_episodes for one")
+        self.workers = workers
+        # forkserver: no copy of the trainer's threads and torch state (SB3's SubprocVecEnv default)
+        context = multiprocessing.get_context("forkserver")
+        self._pool = context.Pool(workers, initializer=_pool_init, initargs=(env_id, dict(env_kwargs)))
+        self._keys: tuple[str, ...] | None = None
+
+    def run(
+        self, model: Any, episodes: int, seed: int, vecnormalize: Any = None, deterministic: bool = True
+    ) -> EvalResult:
+        """``episodes`` episodes of ``model`` (an SB3 algorithm) from ``seed``: rows and summary."""
+        import pickle
+
+        if episodes < 1:
+            raise InputError(f"episodes={episodes!r} is not accepted; expected an integer >= 1")
+        # the SB3 policy predicts exactly as model.predict does for a deterministic evaluation
+        policy = model.policy if hasattr(model, "policy") else model
+        payload = pickle.dumps((policy, vecnormalize))
+        shares = [list(range(k, episodes, self.workers)) for k in range(self.workers)]
+        tasks = [(payload, share, [seed + i for i in share], deterministic) for share in shares if share]
+        rows = sorted(
+            (r for part in self._pool.map(_pool_episodes, tasks) for r in part), key=lambda r: r["episode"]
+        )
+        keys = tuple(k.removeprefix(METRIC_PREFIX) for k in rows[0] if k.startswith(METRIC_PREFIX))
+        return EvalResult(rows=rows, summary=summarize(rows, keys))
+
+    def close(self) -> None:
+        """Stop the workers."""
+        self._pool.close()
+        self._pool.join()
+
+
 def _episode(
     model: Any,
     env: gym.Env[Any, Any],

@@ -20,6 +20,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from robot_rl.errors import InputError
 from robot_rl.runs import ACTIVATIONS, algo_class
@@ -101,6 +102,20 @@ def make_env_fn(
     return _init
 
 
+class Float32Rewards(VecEnvWrapper):
+    """Rewards as float32, as ``DummyVecEnv`` stores them: ``SubprocVecEnv`` stacks the workers'
+    Python floats as float64, and that last-bit difference in rewards (and so in returns and
+    every update after) made the same seed train differently with ``vec_env: subproc`` and
+    ``dummy``. With it, the choice of vec env changes the speed of a run, never its results."""
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        return obs, rewards.astype(np.float32), dones, infos
+
+
 def make_vec_env(
     env_id: str,
     kwargs: dict[str, Any],
@@ -130,7 +145,7 @@ def make_vec_env(
     venv: Any
     try:
         if subproc:
-            venv = SubprocVecEnv(fns, start_method="forkserver")
+            venv = Float32Rewards(SubprocVecEnv(fns, start_method="forkserver"))
         elif vec_env in ("dummy", "subproc"):
             venv = DummyVecEnv(fns)
         else:
@@ -215,8 +230,13 @@ def algo_kwargs(cfg: Config, action_space: spaces.Space[Any]) -> dict[str, Any]:
 
 
 def make_model(cfg: Config, venv: Any, tensorboard_log: str | None = None) -> Any:
-    """Create the learner for ``cfg`` on ``venv`` (HER replay buffer for goal envs when enabled)."""
+    """Create the learner for ``cfg`` on ``venv`` (HER replay buffer for goal envs when enabled;
+    :mod:`robot_rl.train.overlap`'s class with ``train.collect_while_training``)."""
     cls = algo_class(cfg.algo.name)
+    if cfg.train.collect_while_training:
+        from robot_rl.train.overlap import overlapped_class
+
+        cls = overlapped_class(cls)
     kwargs = algo_kwargs(cfg, venv.action_space)
     goal_env = isinstance(venv.observation_space, spaces.Dict)
     if cfg.algo.her.enabled:

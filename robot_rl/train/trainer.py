@@ -34,6 +34,8 @@ from robot_rl.train.callbacks import (
 )
 from robot_rl.train.config import Config, config_from_dict, dump_config
 from robot_rl.train.dagger import DAGGER_DIR
+from robot_rl.train.evaluate import eval_workers
+from robot_rl.train.overlap import OverlapVecEnv, attach, flush, overlapped_class
 from robot_rl.train.sb3 import (
     algo_class,
     algo_kwargs,
@@ -261,6 +263,9 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
     )  # fmt: skip
     vn_path = ckpt / rd.VECNORM if ckpt is not None and (ckpt / rd.VECNORM).is_file() else None
     venv = wrap_normalize(venv, cfg, load_path=vn_path)
+    overlap = cfg.train.collect_while_training
+    if overlap:
+        venv = OverlapVecEnv(venv)
     if ckpt is None and (run / DAGGER_DIR / "model.zip").is_file():  # resuming an interrupted DAgger
         model = algo_class(cfg.algo.name).load(
             str(run / DAGGER_DIR / "model.zip"), env=venv, device=cfg.train.device
@@ -272,9 +277,14 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
             _warm_start(cfg, model)
             model.robot_rl_warm_start_s = time.monotonic() - t0  # reported in run.json timing
     else:
-        model = algo_class(cfg.algo.name).load(str(ckpt / "model.zip"), env=venv, device=cfg.train.device)
+        cls = algo_class(cfg.algo.name)
+        model = (overlapped_class(cls) if overlap else cls).load(
+            str(ckpt / "model.zip"), env=venv, device=cfg.train.device
+        )
         if isinstance(model, OffPolicyAlgorithm) and (ckpt / "replay_buffer.pkl").is_file():
             model.load_replay_buffer(str(ckpt / "replay_buffer.pkl"))
+    if overlap:
+        attach(model)
     sub = logs if start == 0 else logs / f"resume_{start:010d}"
     model.set_logger(configure(str(sub), ["csv", "tensorboard"]))
     return model, start
@@ -326,6 +336,7 @@ def _learn(
         eval_cb = SuccessEvalCallback(
             run, cfg.env.id, eval_kwargs, t.eval_freq, t.eval_episodes, t.eval_seed,
             t.success_threshold, t.stop_on_success, state, clock, t.metric_thresholds,
+            workers=eval_workers(t.eval_workers, t.eval_episodes),
         )  # fmt: skip
         if on_eval is not None:
             report = on_eval
@@ -344,6 +355,7 @@ def _learn(
     try:
         if remaining > 0:
             model.learn(remaining, callback=callbacks, reset_num_timesteps=False, progress_bar=False)
+            flush(model)  # collect_while_training: the last scheduled gradient steps
         else:  # resumed with the budget already trained: no learn() sets the callbacks up
             for callback in callbacks:
                 callback.init_callback(model)
@@ -361,6 +373,8 @@ def _learn(
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if eval_cb is not None:
+            eval_cb.close()
     ckpt_cb.save_now()
     save_final(model, run)
     wall = clock()

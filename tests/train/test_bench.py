@@ -23,6 +23,30 @@ def test_bench_train_writes_table_json_and_curves(tmp_path: Path, write_config, 
     assert "| pend | Pendulum-v1 | sac | 0.000 (" in table and "not reached" in table
     assert (out / "train_curves.png").stat().st_size > 10_000
     assert "train_bench.md" in capsys.readouterr().out
+    # the same figures as a baseline: compare.md lists the config, before -> after
+    assert main(["bench", "train", "--report-only", "--out", str(out), "--baseline", str(out)]) == 0
+    assert "| pend | not reached -> not reached | - |" in (out / "compare.md").read_text()
+    assert main(["bench", "train", "--report-only", "--out", str(out), "--baseline", str(tmp_path)]) == 2
+
+
+def test_compare_table_before_after() -> None:
+    from robot_rl.train.bench import compare_markdown
+
+    def row(name: str, wall: float, step: int, timing: dict) -> dict:
+        return {"name": name, "solved_wall_s": wall, "solved_step": step, "success_rate": 0.95,
+                "success_ci95": [0.9, 0.97], "metrics": {"spl": 0.9}, "timing": timing,
+                "load_average": [1.0, 1.0, 1.0]}  # fmt: skip
+
+    t_before = {"rollout_s": 229.0, "gradient_s": 366.0, "eval_and_checkpoint_s": 119.0, "warm_start_s": 0.0}
+    t_after = {"rollout_s": 20.0, "gradient_s": 200.0, "eval_and_checkpoint_s": 40.0, "warm_start_s": 0.0}
+    text = compare_markdown(
+        [row("nav_sac", 720.0, 60000, t_before), row("only_before", 1.0, 1, t_before)],
+        [row("nav_sac", 360.0, 50000, t_after), row("only_after", 1.0, -1, t_after)],
+    )
+    lines = text.strip().splitlines()
+    assert len(lines) == 3  # header, rule, the one config in both
+    assert "| nav_sac | 12.0 min -> 6.0 min | x0.50 | 60000 -> 50000 |" in lines[2]
+    assert "229 s / 366 s -> 20 s / 200 s" in lines[2] and "119 s / 0 s -> 40 s / 0 s" in lines[2]
 
 
 def test_bench_train_reports_a_dagger_run_and_its_further_held_out_sets(tmp_path: Path, write_config) -> None:
