@@ -278,7 +278,7 @@ def _check_semantics(cfg: Config) -> None:
     if t.collect_while_training:
         from robot_rl.train.overlap import check
 
-        check(cfg.algo.name, cfg.env.vec_env, cfg.env.n_envs)
+        check(cfg.algo.name, cfg.env.vec_env)
     if t.demo_episodes > 0 and "demo_controller" not in t.model_fields_set:
         raise InputError(
             f"train.demo_episodes={t.demo_episodes} > 0 and train.demo_controller ('module:Class') go "

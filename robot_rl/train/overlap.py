@@ -78,21 +78,25 @@ class OverlapVecEnv(VecEnvWrapper):
         return self.venv.reset()
 
 
-def check(algo: str, vec_env: str, n_envs: int) -> None:
-    """Refuse ``collect_while_training`` where it cannot overlap anything.
+def check(algo: str, vec_env: str) -> None:
+    """Refuse ``collect_while_training`` where it can never overlap anything.
+
+    ``vec_env: subproc`` with one env runs it in this process (as :func:`robot_rl.train.sb3.make_vec_env`
+    always does): accepted, so ``--set env.n_envs=1`` works on a shipped config; nothing overlaps then,
+    and the run is the same.
 
     Raises:
-        InputError: an on-policy learner, or envs that step in this process.
+        InputError: an on-policy learner, or ``vec_env: dummy``.
     """
     if algo not in OFF_POLICY:
         raise InputError(
             f"train.collect_while_training=true needs an off-policy learner ({', '.join(OFF_POLICY)}); "
             f"algo.name={algo!r} collects whole rollouts between updates"
         )
-    if vec_env != "subproc" or n_envs < 2:
+    if vec_env != "subproc":
         raise InputError(
-            "train.collect_while_training=true needs env.vec_env=subproc and env.n_envs >= 2 (the envs "
-            f"must step in worker processes while this one trains); got vec_env={vec_env!r}, n_envs={n_envs}"
+            "train.collect_while_training=true needs env.vec_env=subproc (the envs must step in worker "
+            f"processes while this one trains); got vec_env={vec_env!r}"
         )
 
 

@@ -131,7 +131,9 @@ def test_a_tiny_trained_run_and_a_discrete_user_agent_on_a_shipped_map(tmp_path:
     assert (
         stopped["successes"] == 0 and stopped["failures"]["stuck"] + stopped["failures"]["stopped_short"] == 2
     )
-    assert stopped["means"]["path_length"] < 0.05 and stopped["means"]["soft_spl"] == 0.0
+    # a stopped base jitters by millimetres on its wheels (at 10 solver iterations: up to 3 cm of
+    # path and 2.6 mm of net displacement in 25 s; docs/training.md, "Physics settings")
+    assert stopped["means"]["path_length"] < 0.05 and stopped["means"]["soft_spl"] < 0.005
 
 
 def test_a_discrete_dqn_run_replays_the_continuous_sets_episodes(tmp_path: Path) -> None:
