@@ -142,6 +142,19 @@ def _policy_episodes(source: str, setting: dict[str, Any], episodes: int) -> lis
     return [{"success": bool(r["success"]), "spl": r.get("metric_spl")} for r in result.rows]
 
 
+def _check_policy(source: str) -> None:
+    """Raise the loader's own error (naming what exists) for a policy that is not there."""
+    from pathlib import Path
+
+    from robot_rl.runs import resolve_model
+    from robot_rl.zoo import is_zoo_name, resolve_bundle
+
+    if is_zoo_name(source) or (Path(source) / "manifest.json").is_file():
+        resolve_bundle(source)
+    else:
+        resolve_model(source, which="best")
+
+
 def compare(base: dict[str, Any], cand: dict[str, Any], margin: float) -> list[GuardRow]:
     """Guard rows from two :func:`measure` results over the same episodes."""
     from robot_rl.envs.fidelity import RESTING_DRIFT_LIMIT
@@ -260,6 +273,8 @@ def run(args: argparse.Namespace) -> int:
 
     for s in settings:  # reject a bad value before minutes of measuring
         PyBulletSession(**s).close()
+    for source in policies:  # and a policy that cannot be found
+        _check_policy(source)
     started = time.time()
     results = [measure(s, args.episodes, guards, policies, args.policy_episodes) for s in settings]
     rows = compare(results[0], results[1], args.margin)

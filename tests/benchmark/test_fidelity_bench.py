@@ -67,3 +67,8 @@ def test_bench_fidelity_refuses_bad_input(capsys: pytest.CaptureFixture[str]) ->
     assert "--guards ['lidar'] not accepted; choose from grasp, planner, resting" in capsys.readouterr().err
     assert main(["bench", "fidelity", "--candidate", "0", "--guards", "resting"]) == 2
     assert "solver_iterations=0 is not accepted; expected an int in [1, 1000]" in capsys.readouterr().err
+    # a policy that is not there is refused before any episode is measured
+    assert main(["bench", "fidelity", "--candidate", "20", "--policies", "zoo:nope"]) == 2
+    assert "no pretrained policy is called 'nope'" in capsys.readouterr().err
+    assert main(["bench", "fidelity", "--candidate", "20", "--policies", "runs/does_not_exist"]) == 2
+    assert "runs/does_not_exist does not exist (expected a run directory" in capsys.readouterr().err
