@@ -33,6 +33,7 @@ from robot_rl.train.callbacks import (
     save_final,
 )
 from robot_rl.train.config import Config, config_from_dict, dump_config
+from robot_rl.train.critic_freeze import skip_critic_weight_grads
 from robot_rl.train.dagger import DAGGER_DIR
 from robot_rl.train.evaluate import eval_workers
 from robot_rl.train.overlap import OverlapVecEnv, attach, flush, overlapped_class
@@ -285,6 +286,7 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
             model.load_replay_buffer(str(ckpt / "replay_buffer.pkl"))
     if overlap:
         attach(model)
+    skip_critic_weight_grads(model)  # SAC/TQC: same weights, less work (robot_rl/train/critic_freeze.py)
     sub = logs if start == 0 else logs / f"resume_{start:010d}"
     model.set_logger(configure(str(sub), ["csv", "tensorboard"]))
     return model, start
