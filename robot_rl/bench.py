@@ -60,18 +60,6 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _time_env(env: Any, steps: int) -> float:
-    """Seconds for ``steps`` random-action env steps (resets included when episodes end)."""
-    space = env.action_space
-    actions = [space.sample() for _ in range(min(steps, 512))]  # sampled outside the timing
-    start = time.perf_counter()
-    for i in range(steps):
-        _, _, terminated, truncated, _ = env.step(actions[i % len(actions)])
-        if terminated or truncated:
-            env.reset()
-    return time.perf_counter() - start
-
-
 #: Session functions through which robots send motor commands; recorded and replayed.
 MOTOR_CALLS = ("setJointMotorControlArray", "setJointMotorControl2", "setJointMotorControlMultiDofArray")
 
@@ -140,11 +128,13 @@ def bench_env(env_id: str, steps: int, rounds: int, seed: int = 0, **kwargs: Any
     u: Any = env.unwrapped
     env.action_space.seed(seed)
     recording = _record_motor_commands(env, steps, seed)
+    from robot_rl.envs.speed import time_env
+
     env_times, bare_times = [], []
     for _ in range(rounds):
         env.action_space.seed(seed)
         env.reset(seed=seed)
-        env_times.append(_time_env(env, steps))
+        env_times.append(time_env(env, steps))
         env.reset(seed=seed)
         bare_times.append(_time_bare(u.sim, u.timing.substeps, recording))
     env.close()
@@ -167,11 +157,13 @@ def bench_panda_gym(steps: int, rounds: int) -> SpeedFigures | None:
 
     with suppress_c_output():  # panda-gym prints its GUI options and PyBullet's banner
         env = gym.make("PandaPickAndPlace-v3", disable_env_checker=True)
+    from robot_rl.envs.speed import time_env
+
     env.reset(seed=0)
     times = []
     for _ in range(rounds):
         env.reset(seed=0)
-        times.append(_time_env(env, steps))
+        times.append(time_env(env, steps))
     u: Any = env.unwrapped
     dt = float(getattr(u, "dt", None) or u.sim.dt)
     sub = int(getattr(u.sim, "n_substeps", 0))

@@ -120,36 +120,24 @@ def measure(
 
 def _policy_episodes(source: str, setting: dict[str, Any], episodes: int) -> list[dict[str, Any]]:
     """Held-out episodes (seed 2,000,000 on; navigation: test split) of a bundle or a run's best model."""
-    from pathlib import Path
-
+    from robot_rl.benchmark.sources import load_source
     from robot_rl.train.evaluate import DEFAULT_EVAL_SEED, eval_env_kwargs, run_episodes
-    from robot_rl.zoo import is_zoo_name, resolve_bundle
 
-    vecnormalize = None
-    if is_zoo_name(source) or (Path(source) / "manifest.json").is_file():
-        from robot_rl.deploy.runtime import PolicyRunner
-
-        model: Any = PolicyRunner(resolve_bundle(source))
-        env_id = str(model.manifest["env"]["id"])
-        info: dict[str, Any] = {"env_kwargs": dict(model.manifest["env"].get("kwargs", {}))}
-    else:
-        from robot_rl.runs import load_run
-
-        loaded = load_run(Path(source), which="best")
-        model, env_id, info, vecnormalize = loaded.model, loaded.env_id, loaded.info, loaded.vecnormalize
-    kwargs = {**eval_env_kwargs(info, env_id, None, []), **setting}
-    result = run_episodes(model, env_id, kwargs, episodes, DEFAULT_EVAL_SEED, vecnormalize=vecnormalize)
+    src = load_source(source, which="best")
+    kwargs = {**eval_env_kwargs(src.info, src.env_id, None, []), **setting}
+    result = run_episodes(
+        src.model, src.env_id, kwargs, episodes, DEFAULT_EVAL_SEED, vecnormalize=src.vecnormalize
+    )
     return [{"success": bool(r["success"]), "spl": r.get("metric_spl")} for r in result.rows]
 
 
 def _check_policy(source: str) -> None:
     """Raise the loader's own error (naming what exists) for a policy that is not there."""
-    from pathlib import Path
-
+    from robot_rl.benchmark.sources import is_bundle
     from robot_rl.runs import resolve_model
-    from robot_rl.zoo import is_zoo_name, resolve_bundle
+    from robot_rl.zoo import resolve_bundle
 
-    if is_zoo_name(source) or (Path(source) / "manifest.json").is_file():
+    if is_bundle(source):
         resolve_bundle(source)
     else:
         resolve_model(source, which="best")
@@ -187,6 +175,8 @@ def speed(env_id: str, settings: list[dict[str, Any]], steps: int, rounds: int) 
 
     import gymnasium as gym
 
+    from robot_rl.envs.speed import time_env
+
     envs = [gym.make(env_id, **s) for s in settings]
     try:
         for env in envs:
@@ -196,12 +186,7 @@ def speed(env_id: str, settings: list[dict[str, Any]], steps: int, rounds: int) 
         figures: list[list[float]] = [[] for _ in envs]
         for _ in range(rounds):
             for env, fig in zip(envs, figures, strict=True):
-                start = time.perf_counter()
-                for i in range(steps):
-                    _, _, terminated, truncated, _ = env.step(actions[i % len(actions)])
-                    if terminated or truncated:
-                        env.reset()
-                fig.append(steps / (time.perf_counter() - start))
+                fig.append(steps / time_env(env, steps, actions))
     finally:
         for env in envs:
             env.close()
