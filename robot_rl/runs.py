@@ -147,6 +147,27 @@ def algo_class(name: str) -> Any:
     return {"ppo": sb3.PPO, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}[name]
 
 
+#: SB3's warning on loading a model saved with n-step returns (see :func:`load_model`).
+_NSTEP_RELOAD_WARNING = (
+    r"`n_steps=\d+` is ignored because a custom `replay_buffer_class` \(`NStepReplayBuffer`\)"
+)
+
+
+def load_model(cls: Any, path: str | Path, **kwargs: Any) -> Any:
+    """``cls.load(path, **kwargs)`` without SB3's misleading warning for n-step models.
+
+    A model saved with ``n_steps > 1`` (``grasp_sac``) stores ``replay_buffer_class=
+    NStepReplayBuffer`` with its kwargs (``n_steps``, ``gamma``); on load SB3's constructor then
+    warns that ``n_steps`` "is ignored because a custom replay_buffer_class was passed", although
+    the restored buffer does use it (a test checks). Only that warning is silenced.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_NSTEP_RELOAD_WARNING, category=UserWarning)
+        return cls.load(str(path), **kwargs)
+
+
 @dataclass
 class LoadedRun:
     """A trained model with what is needed to run it.
@@ -242,8 +263,8 @@ def load_run(path: str | Path, which: str = "best") -> LoadedRun:
             raise InputError(f"{run_dir / RUN_JSON} lacks {key!r}")
     if info.get("normalize") and vecnorm_path is None:
         raise MissingInputError(f"run.json says normalize=true but no matching {VECNORM} in {run_dir}")
-    model = algo_class(info["algo"]).load(
-        str(model_path), device="cpu", custom_objects=_inference_objects(info)
+    model = load_model(
+        algo_class(info["algo"]), model_path, device="cpu", custom_objects=_inference_objects(info)
     )
     vecnormalize = None
     if vecnorm_path is not None:

@@ -268,8 +268,8 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
     if overlap:
         venv = OverlapVecEnv(venv)
     if ckpt is None and (run / DAGGER_DIR / "model.zip").is_file():  # resuming an interrupted DAgger
-        model = algo_class(cfg.algo.name).load(
-            str(run / DAGGER_DIR / "model.zip"), env=venv, device=cfg.train.device
+        model = rd.load_model(
+            algo_class(cfg.algo.name), run / DAGGER_DIR / "model.zip", env=venv, device=cfg.train.device
         )
     elif ckpt is None:
         model = make_model(cfg, venv)
@@ -279,8 +279,8 @@ def _build_model(cfg: Config, run: Path, ckpt: Path | None) -> tuple[Any, int]:
             model.robot_rl_warm_start_s = time.monotonic() - t0  # reported in run.json timing
     else:
         cls = algo_class(cfg.algo.name)
-        model = (overlapped_class(cls) if overlap else cls).load(
-            str(ckpt / "model.zip"), env=venv, device=cfg.train.device
+        model = rd.load_model(
+            overlapped_class(cls) if overlap else cls, ckpt / "model.zip", env=venv, device=cfg.train.device
         )
         if isinstance(model, OffPolicyAlgorithm) and (ckpt / "replay_buffer.pkl").is_file():
             model.load_replay_buffer(str(ckpt / "replay_buffer.pkl"))

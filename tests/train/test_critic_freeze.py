@@ -76,3 +76,23 @@ def test_saved_model_is_plain_and_a_loaded_one_gets_the_hooks_again(tmp_path: Pa
     assert not loaded.critic.optimizer._optimizer_step_post_hooks
     assert skip_critic_weight_grads(loaded) is True
     assert len(loaded.critic.optimizer._optimizer_step_post_hooks) == 1
+
+
+def test_an_n_step_model_reloads_with_its_n_step_buffer_and_no_warning(tmp_path: Path) -> None:
+    import warnings
+
+    from robot_rl.runs import load_model
+
+    model = SAC("MlpPolicy", gym.make("Pendulum-v1"), n_steps=5, gamma=0.98, device="cpu", seed=0)
+    model.save(tmp_path / "m.zip")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plain = SAC.load(tmp_path / "m.zip", env=gym.make("Pendulum-v1"), device="cpu")
+    assert any("n_steps=5" in str(w.message) for w in caught)  # SB3's own load warns ...
+    assert plain.replay_buffer.n_steps == 5  # ... although the buffer keeps its n steps
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_model(SAC, tmp_path / "m.zip", env=gym.make("Pendulum-v1"), device="cpu")
+    assert not [w for w in caught if "n_steps" in str(w.message)]
+    assert type(loaded.replay_buffer).__name__ == "NStepReplayBuffer"
+    assert (loaded.replay_buffer.n_steps, loaded.replay_buffer.gamma) == (5, 0.98)
