@@ -116,8 +116,13 @@ def _time_bare(sim: Any, substeps: int, recording: Recording) -> float:
     return time.perf_counter() - start
 
 
-def bench_env(env_id: str, steps: int, rounds: int, seed: int = 0, **kwargs: Any) -> list[SpeedFigures]:
+def bench_env(
+    env_id: str, steps: int, rounds: int, seed: int = 0, warm_resets: int = 0, **kwargs: Any
+) -> list[SpeedFigures]:
     """Measure a robot_rl env against the bare PyBullet loop over its own scene.
+
+    ``warm_resets`` resets (seeds from 10,000) come first, untimed: the env as a training run
+    leaves it after that many episodes (with ``random_train``, up to that many objects loaded).
 
     Returns:
         ``[env figures, bare-loop figures]``.
@@ -126,6 +131,8 @@ def bench_env(env_id: str, steps: int, rounds: int, seed: int = 0, **kwargs: Any
 
     env = make_env(env_id, disable_env_checker=True, **kwargs)
     u: Any = env.unwrapped
+    for i in range(warm_resets):
+        env.reset(seed=10_000 + i)
     env.action_space.seed(seed)
     recording = _record_motor_commands(env, steps, seed)
     from robot_rl.envs.speed import time_env
@@ -201,6 +208,10 @@ def _env_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2000, help="control steps per round (default 2000)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds; median reported")
     p.add_argument("--resets", type=int, default=5000, help="resets for the memory figure (0: skip)")
+    p.add_argument(
+        "--warm-resets", type=int, default=0,
+        help="untimed resets before the timing, as after that many training episodes (default 0)",
+    )  # fmt: skip
     p.add_argument("--kwargs", default="{}", help='env kwargs as JSON, e.g. \'{"object_set": "cube"}\'')
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     return p
@@ -209,10 +220,12 @@ def _env_parser() -> argparse.ArgumentParser:
 def run_env(argv: list[str]) -> int:
     """``robot-rl bench env``: print the speed table and the memory figure."""
     args = _env_parser().parse_args(argv)
-    if args.steps < 10 or args.rounds < 1 or args.resets < 0:
-        raise InputError("--steps must be >= 10, --rounds >= 1 and --resets >= 0")
+    if args.steps < 10 or args.rounds < 1 or args.resets < 0 or args.warm_resets < 0:
+        raise InputError("--steps must be >= 10, --rounds >= 1, --resets and --warm-resets >= 0")
     kwargs = json.loads(args.kwargs)
-    env_fig, bare_fig = bench_env(args.env_id, args.steps, args.rounds, **kwargs)
+    env_fig, bare_fig = bench_env(
+        args.env_id, args.steps, args.rounds, warm_resets=args.warm_resets, **kwargs
+    )
     rows = [env_fig, bare_fig]
     # panda-gym is the reference for the arm task only.
     pg = bench_panda_gym(args.steps, args.rounds) if "Grasp" in args.env_id else None

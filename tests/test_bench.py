@@ -32,3 +32,21 @@ def test_bench_env_prints_env_bare_loop_ratio_and_memory(tmp_path, capsys):
 def test_bench_env_rejects_bad_counts():
     with pytest.raises(ValueError, match="--steps must be >= 10"):
         bench.run_env([TOY, "--steps", "1"])
+
+
+def test_bench_env_warm_resets_load_the_objects_of_that_many_episodes(monkeypatch):
+    from robot_rl.envs.grasp_env import PandaGraspEnv
+
+    seen = []
+    reset = PandaGraspEnv.reset
+
+    def counting(self, *, seed=None, options=None):
+        seen.append((seed, self.task.objects.body_count))
+        return reset(self, seed=seed, options=options)
+
+    monkeypatch.setattr(PandaGraspEnv, "reset", counting)
+    bench.bench_env("robot_rl/PandaGrasp-v0", 10, 1, warm_resets=5, object_set="random_train")
+    assert [s for s, _ in seen[:5]] == [10_000, 10_001, 10_002, 10_003, 10_004]
+    assert seen[5][1] >= 3  # the timed rounds start with the objects of the warm-up episodes loaded
+    with pytest.raises(ValueError, match="--warm-resets >= 0"):
+        bench.run_env([TOY, "--warm-resets", "-1"])

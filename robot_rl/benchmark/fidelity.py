@@ -27,12 +27,13 @@ run gives the speed-up and what it costs.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from robot_rl.errors import InputError
+from robot_rl.errors import InputError, MissingInputError
 from robot_rl.jsonio import dumps_strict
 
 #: Scripted-grasp guard sets: name -> PandaGrasp-v0 kwargs.
@@ -116,6 +117,54 @@ def measure(
     for source in policies:
         out[f"policy/{source}"] = _policy_episodes(source, setting, policy_episodes)
     return out
+
+
+def guard_keys(guards: tuple[str, ...], policies: tuple[str, ...]) -> list[str]:
+    """The result keys :func:`measure` writes for these guards and policies, in its order."""
+    keys = []
+    if "grasp" in guards:
+        keys += [f"grasp/{name}" for name in GRASP_SETS]
+    if "planner" in guards:
+        keys += [f"planner/{name}" for name in PLANNER_SETS]
+    if "resting" in guards:
+        keys += [f"resting/{name}" for name in RESTING_SETS]
+    return keys + [f"policy/{source}" for source in policies]
+
+
+def load_reference(
+    path: Path, baseline: dict[str, Any], episodes: int, policy_episodes: int, keys: list[str]
+) -> dict[str, Any]:
+    """The baseline's per-episode results from an earlier ``--json``, checked to fit this run.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a bench fidelity JSON, another baseline setting, other episode counts, or a
+            guard or policy it did not measure (the message names what it has).
+    """
+    if not path.is_file():
+        raise MissingInputError(
+            f"--reference {path}: no such file (expected an earlier --json of bench fidelity)"
+        )
+    try:
+        data = json.loads(path.read_text())
+        settings, results = data["settings"], data["results"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"--reference {path} is not a bench fidelity --json file: {exc}") from exc
+    if settings[0] != baseline:
+        raise InputError(
+            f"--reference {path} measured the baseline {settings[0]}; this run's baseline is {baseline}"
+        )
+    uses_policies = any(k.startswith("policy/") for k in keys)
+    if data.get("episodes") != episodes or (uses_policies and data.get("policy_episodes") != policy_episodes):
+        raise InputError(
+            f"--reference {path} has --episodes {data.get('episodes')} and --policy-episodes "
+            f"{data.get('policy_episodes')}; this run asks for {episodes} and {policy_episodes}: the "
+            "episodes must be the same"
+        )
+    missing = [k for k in keys if k not in results[0]]
+    if missing:
+        raise InputError(f"--reference {path} has no results for {missing}; it has {sorted(results[0])}")
+    return {k: results[0][k] for k in keys}
 
 
 def _policy_episodes(source: str, setting: dict[str, Any], episodes: int) -> list[dict[str, Any]]:
@@ -242,6 +291,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--speed-steps", type=int, default=1000, help="env steps per timed round (0: skip speed)"
     )
     parser.add_argument("--json", type=Path, help="write settings, per-episode results and rows here")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="take the baseline's results from an earlier --json instead of measuring them: checks a "
+        "change of code (not of settings) against what the code before it measured, same episodes",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -260,10 +315,19 @@ def run(args: argparse.Namespace) -> int:
         PyBulletSession(**s).close()
     for source in policies:  # and a policy that cannot be found
         _check_policy(source)
+    reference = None
+    if args.reference is not None:
+        reference = load_reference(args.reference, settings[0], args.episodes, args.policy_episodes,
+                                   guard_keys(guards, policies))  # fmt: skip
     started = time.time()
-    results = [measure(s, args.episodes, guards, policies, args.policy_episodes) for s in settings]
+    if reference is None:
+        results = [measure(s, args.episodes, guards, policies, args.policy_episodes) for s in settings]
+        origin = "baseline"
+    else:
+        results = [reference, measure(settings[1], args.episodes, guards, policies, args.policy_episodes)]
+        origin = f"baseline from {args.reference}"
     rows = compare(results[0], results[1], args.margin)
-    print(f"solver_iterations {args.baseline} (baseline) vs {args.candidate} (candidate), same episodes")
+    print(f"solver_iterations {args.baseline} ({origin}) vs {args.candidate} (candidate), same episodes")
     print(format_rows(rows))
     speeds: dict[str, list[float]] = {}
     if args.speed_steps:
@@ -278,7 +342,7 @@ def run(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"settings": settings, "episodes": args.episodes, "policy_episodes": args.policy_episodes,
                    "margin": args.margin, "rows": [asdict(r) for r in rows], "speed": speeds,
-                   "results": results}  # fmt: skip
+                   "results": results, "reference": args.reference and str(args.reference)}  # fmt: skip
         args.json.write_text(dumps_strict(payload, indent=2) + "\n")
     return 1 if failed else 0
 

@@ -72,3 +72,48 @@ def test_bench_fidelity_refuses_bad_input(capsys: pytest.CaptureFixture[str]) ->
     assert "no pretrained policy is called 'nope'" in capsys.readouterr().err
     assert main(["bench", "fidelity", "--candidate", "20", "--policies", "runs/does_not_exist"]) == 2
     assert "runs/does_not_exist does not exist (expected a run directory" in capsys.readouterr().err
+
+
+def test_bench_fidelity_takes_the_baseline_from_a_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tmp_path / "before.json"
+    base = ["bench", "fidelity", "--candidate", "20", "--guards", "resting", "--episodes", "2",
+            "--policies", "", "--speed-steps", "0"]  # fmt: skip
+    assert main([*base, "--json", str(first)]) == 0
+    # the code "before" measured other drifts: the reference's numbers, not a new measurement, are
+    # the baseline (here: no cube rested, so the baseline rate is 0)
+    data = json.loads(first.read_text())
+    data["results"][0]["resting/cube"] = [0.5, 0.5]
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps(data))
+    out = tmp_path / "after.json"
+    capsys.readouterr()
+    assert main([*base, "--reference", str(reference), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"solver_iterations 50 (baseline from {reference}) vs 20 (candidate)" in text
+    after = json.loads(out.read_text())
+    row = next(r for r in after["rows"] if r["guard"] == "resting object, cube")
+    assert (row["baseline"], row["candidate"]) == (0.0, 1.0)
+    assert after["results"][0]["resting/cube"] == [0.5, 0.5] and after["reference"] == str(reference)
+
+
+def test_bench_fidelity_refuses_a_reference_that_does_not_fit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reference = tmp_path / "ref.json"
+    payload = {"settings": [{"solver_iterations": 50}, {"solver_iterations": 20}], "episodes": 2,
+               "policy_episodes": 200, "results": [{"resting/cube": [0.0, 0.0]}, {}]}  # fmt: skip
+    reference.write_text(json.dumps(payload))
+    base = ["bench", "fidelity", "--candidate", "20", "--policies", "", "--reference", str(reference)]
+    assert main([*base, "--guards", "resting", "--episodes", "3"]) == 2
+    assert "has --episodes 2 and --policy-episodes 200; this run asks for 3" in capsys.readouterr().err
+    assert main([*base, "--guards", "grasp", "--episodes", "2"]) == 2
+    assert "has no results for ['grasp/cube'," in capsys.readouterr().err
+    assert main([*base, "--guards", "resting", "--episodes", "2", "--baseline", "30"]) == 2
+    assert "measured the baseline {'solver_iterations': 50}; this run" in capsys.readouterr().err
+    assert main([*base[:-1], str(tmp_path / "nope.json"), "--guards", "resting"]) == 2
+    assert "nope.json: no such file" in capsys.readouterr().err
+    reference.write_text("[]")
+    assert main([*base, "--guards", "resting", "--episodes", "2"]) == 2
+    assert "is not a bench fidelity --json file" in capsys.readouterr().err

@@ -4,7 +4,9 @@
 this file, so a refactor that changes what an env observes, earns or ends is caught. First recorded
 at commit 2ed6f1b (before the env constructors were restructured); re-recorded once, on purpose,
 when the envs' solver iterations went from 50 to 20 (grasp) and 10 (navigation), a setting
-checked by the fidelity guards (tests/envs/test_fidelity.py).
+checked by the fidelity guards (tests/envs/test_fidelity.py), and again when the grasp objects
+became rigid bodies in maximal coordinates (robot_rl/envs/objects.py; guards checked against the
+code before with ``robot-rl bench fidelity --reference``).
 
 Regenerate (only when a behaviour change is intended, and say so in the commit)::
 

@@ -263,14 +263,15 @@ def test_panda_state_is_measured_once_per_physics_step(env: PandaGraspEnv) -> No
             env.step(np.array([0.5, -0.5, 0.2, 0.3, -1.0], np.float32))
         assert len(reads) == 4  # one measurement after the reset and one per control step
         now = robot.state
-        assert now.physics_step == sim.physics_steps == 3 * env.timing.substeps
+        # the reset's one step (placing the object: objects.ObjectSet.place), then 3 control steps
+        assert now.physics_step == sim.physics_steps == 1 + 3 * env.timing.substeps
         link = get_link_state(robot.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
         assert (now.ee_xyz, now.ee_quaternion, now.ee_velocity) == (link[4], link[5], link[6])
         joints = tuple(s[0] for s in sim.getJointStates(robot.body, MOTOR_JOINTS))
         assert now.joints == joints and now.opening == pytest.approx(joints[7] + joints[8])
         with pytest.raises(ValueError, match="read-only"):
             robot.ee_position[0] = 0.0
-        env.reset(seed=1)  # re-poses the joints without a physics step: measured again
+        robot.reset(env.np_random)  # re-poses the joints without a physics step: measured again
         after_reset = robot.state
         assert after_reset is not now and after_reset.physics_step == now.physics_step
         link = get_link_state(robot.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)

@@ -130,7 +130,6 @@ class GraspTask(Task):
         self.reward_type = reward_type
         self.max_episode_steps = int(max_episode_steps)  # the env's time limit (dropping costs the rest)
         self.object: ActiveObject | None = None
-        self._zero3 = [0.0, 0.0, 0.0]
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -149,8 +148,7 @@ class GraspTask(Task):
         self._reset_counters()
         self._rest_z = self.table_z + self.object.rest_height
         orientation = [0.0, 0.0, math.sin(0.5 * yaw), math.cos(0.5 * yaw)]
-        self.sim.resetBasePositionAndOrientation(self.object.body, [xy[0], xy[1], self._rest_z], orientation)
-        self.sim.resetBaseVelocity(self.object.body, self._zero3, self._zero3)
+        self.objects.place(self.object.body, [xy[0], xy[1], self._rest_z], orientation)
         self._read_state()
 
     def _read_state(self) -> None:
