@@ -120,6 +120,20 @@ def test_determinism_also_after_an_intervening_episode(kwargs: dict[str, object]
     assert not np.array_equal(a[0], _first_obs(kwargs, 8))
 
 
+@pytest.mark.parametrize("kwargs", [{"domain_randomization": True}, {"object_set": "random_test"}])
+def test_an_episode_does_not_depend_on_the_same_object_s_previous_episode(kwargs: dict[str, object]) -> None:
+    # The object stays active (never parked) from one episode to the next; as a rigid body it kept
+    # a stale world-frame inertia from its last pose until ObjectSet.place stepped it once.
+    actions = np.random.default_rng(1).uniform(-1, 1, (30, 5)).astype(np.float32)
+    env = PandaGraspEnv(**kwargs)  # type: ignore[arg-type]
+    try:
+        runs = [_rollout(env, 7, actions) for _ in range(3)]
+    finally:
+        env.close()
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[0], runs[2])
+
+
 def _first_obs(kwargs: dict[str, object], seed: int) -> np.ndarray:
     environment = PandaGraspEnv(**kwargs)  # type: ignore[arg-type]
     try:
