@@ -148,11 +148,16 @@ def load_reference(
     try:
         data = json.loads(path.read_text())
         settings, results = data["settings"], data["results"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"--reference {path} is not a bench fidelity --json file: {exc}") from exc
-    if settings[0] != baseline:
+        baseline_setting, baseline_results = settings[0], results[0]
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise InputError(f"--reference {path} is not a bench fidelity --json file: {exc!r}") from exc
+    if not isinstance(baseline_results, dict):
         raise InputError(
-            f"--reference {path} measured the baseline {settings[0]}; this run's baseline is {baseline}"
+            f"--reference {path} is not a bench fidelity --json file: results[0] is not an object"
+        )
+    if baseline_setting != baseline:
+        raise InputError(
+            f"--reference {path} measured the baseline {baseline_setting}; this run's baseline is {baseline}"
         )
     uses_policies = any(k.startswith("policy/") for k in keys)
     if data.get("episodes") != episodes or (uses_policies and data.get("policy_episodes") != policy_episodes):
@@ -161,10 +166,12 @@ def load_reference(
             f"{data.get('policy_episodes')}; this run asks for {episodes} and {policy_episodes}: the "
             "episodes must be the same"
         )
-    missing = [k for k in keys if k not in results[0]]
+    missing = [k for k in keys if k not in baseline_results]
     if missing:
-        raise InputError(f"--reference {path} has no results for {missing}; it has {sorted(results[0])}")
-    return {k: results[0][k] for k in keys}
+        raise InputError(
+            f"--reference {path} has no results for {missing}; it has {sorted(baseline_results)}"
+        )
+    return {k: baseline_results[k] for k in keys}
 
 
 def _policy_episodes(source: str, setting: dict[str, Any], episodes: int) -> list[dict[str, Any]]:
@@ -334,7 +341,10 @@ def run(args: argparse.Namespace) -> int:
         for env_id in speed_envs(guards):
             speeds[env_id] = speed(env_id, settings, args.speed_steps, rounds=3)
             b, c = speeds[env_id]
-            print(f"{env_id}: {b:.0f} -> {c:.0f} env steps/s (x{c / b:.2f}, median of 3 alternating rounds)")
+            on = ", both settings timed on this code, not the reference's" if reference is not None else ""
+            print(
+                f"{env_id}: {b:.0f} -> {c:.0f} env steps/s (x{c / b:.2f}, median of 3 alternating rounds{on})"
+            )
     failed = [r.guard + " " + r.metric for r in rows if not r.passed]
     print("all guards keep" if not failed else f"{len(failed)} guard(s) fail: {', '.join(failed)}")
     print(f"({time.time() - started:.0f} s)")
@@ -342,7 +352,8 @@ def run(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"settings": settings, "episodes": args.episodes, "policy_episodes": args.policy_episodes,
                    "margin": args.margin, "rows": [asdict(r) for r in rows], "speed": speeds,
-                   "results": results, "reference": args.reference and str(args.reference)}  # fmt: skip
+                   "results": results, "reference": args.reference and str(args.reference),
+                   "speed_timed_on": "this code, both settings"}  # fmt: skip
         args.json.write_text(dumps_strict(payload, indent=2) + "\n")
     return 1 if failed else 0
 

@@ -114,6 +114,8 @@ def test_bench_fidelity_refuses_a_reference_that_does_not_fit(
     assert "measured the baseline {'solver_iterations': 50}; this run" in capsys.readouterr().err
     assert main([*base[:-1], str(tmp_path / "nope.json"), "--guards", "resting"]) == 2
     assert "nope.json: no such file" in capsys.readouterr().err
-    reference.write_text("[]")
-    assert main([*base, "--guards", "resting", "--episodes", "2"]) == 2
-    assert "is not a bench fidelity --json file" in capsys.readouterr().err
+    not_an_object = '{"settings": [{"solver_iterations": 50}], "results": [[]]}'
+    for broken in ("[]", '{"settings": [], "results": []}', not_an_object):
+        reference.write_text(broken)
+        assert main([*base, "--guards", "resting", "--episodes", "2"]) == 2
+        assert "is not a bench fidelity --json file" in capsys.readouterr().err
