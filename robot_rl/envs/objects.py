@@ -17,9 +17,9 @@ spot below the floor. The active body gets its mass, friction and collisions bac
 Every object is a single rigid body, so it is created in maximal coordinates
 (``useMaximalCoordinates``: a ``btRigidBody``, not a one-link ``btMultiBody``). A parked rigid body
 with mass 0 is a static object that the physics step skips, whereas each parked multibody was
-still updated every step: with 316 ``random_train`` objects loaded (400 resets) the env ran 459
-steps/s against 1336 fresh; as rigid bodies 1022 against 1630 (the fresh env is faster too, and
-the cube env x1.08). The active object's contacts go through the rigid-body solver path instead of
+still updated every step: after 400 ``random_train`` episodes (316 objects loaded) the env ran 377
+steps/s against 1311 fresh; as rigid bodies 1005 against 1604 (``robot-rl bench env ... --warm-resets
+400``; the cube env x1.08). The active object's contacts go through the rigid-body solver path instead of
 the multibody one; the fidelity guards keep (docs/training.md, "Physics settings and fidelity").
 
 One PyBullet gap comes with rigid bodies: ``resetBasePositionAndOrientation`` does not update a
@@ -205,10 +205,6 @@ class RandomUrdfSet(ObjectSet):
         index = self.indices[int(np_random.integers(len(self.indices)))]
         if index not in self._cache:
             self._cache[index] = self._load(index)
-            # Parked once before its first use, as every cube is: an episode's physics then does not
-            # depend on whether its object was loaded just now or parked after an earlier episode
-            # (a rigid body keeps state from its creation otherwise; the determinism tests check).
-            self._park(self._cache[index].body)
         return self._cache[index]
 
     def _load(self, index: int) -> ActiveObject:

@@ -38,7 +38,7 @@ def skip_critic_weight_grads(model: Any) -> bool:
     critic_optimizer = model.critic.optimizer
     if getattr(critic_optimizer, "_robot_rl_critic_freeze", False):  # on the optimizer: never saved
         return True
-    params = [p for group in model.critic.optimizer.param_groups for p in group["params"]]
+    params = [p for group in critic_optimizer.param_groups for p in group["params"]]
 
     def freeze(*_: Any) -> None:
         for p in params:
