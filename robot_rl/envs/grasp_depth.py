@@ -20,6 +20,7 @@ and each episode a jittered camera mount and intrinsics.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,8 +30,6 @@ from numpy.typing import NDArray
 from robot_rl.envs.camera import DepthCamera, DepthNoise
 from robot_rl.envs.layout import VectorLayout
 
-#: PyBullet link index of ``panda_hand`` in pybullet_data's ``franka_panda/panda.urdf``
-HAND_LINK = 8
 #: the eye-in-hand camera: 6 cm off the hand's axis (clear of the fingers, which open along y),
 #: 3 cm up, tilted 19.5 degrees towards the fingers so the grasp area is in the middle of the image
 HAND_CAMERA = DepthCamera.from_fov(
@@ -59,7 +58,8 @@ class DepthObserver:
 
     Args:
         sim: The env's PyBullet session.
-        body: The Panda's body id.
+        hand_pose: Returns the ``panda_hand`` frame's world position and quaternion now
+            (:meth:`robot_rl.envs.robots.panda.PandaRobot.hand_pose`).
         state_layout: Layout of the state observation (the privileged one).
         camera: The camera (default :data:`HAND_CAMERA`).
         noise: Sim-to-real corruption, or ``None`` for a perfect sensor.
@@ -68,12 +68,12 @@ class DepthObserver:
     def __init__(
         self,
         sim: Any,
-        body: int,
+        hand_pose: Callable[[], tuple[Sequence[float], Sequence[float]]],
         state_layout: VectorLayout,
         camera: DepthCamera = HAND_CAMERA,
         noise: DepthNoise | None = None,
     ) -> None:
-        self.sim, self.body, self.state_layout = sim, body, state_layout
+        self.sim, self.hand_pose, self.state_layout = sim, hand_pose, state_layout
         self.camera = self.episode_camera = camera
         self.noise = noise
         self._index = np.concatenate(
@@ -96,9 +96,8 @@ class DepthObserver:
 
     def render(self, rng: np.random.Generator | None = None) -> NDArray[np.float32]:
         """The depth image (metres, ``(H, W)``) from the hand camera, corrupted when noise is on."""
-        state = self.sim.getLinkState(self.body, HAND_LINK, computeForwardKinematics=1)
         cam = self.episode_camera
-        depth = cam.render(self.sim, cam.world_pose(state[4], state[5]))
+        depth = cam.render(self.sim, cam.world_pose(*self.hand_pose()))
         if self.noise is not None and rng is not None:
             depth = self.noise.apply(depth, rng)
         return depth

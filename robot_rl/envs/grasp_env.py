@@ -34,11 +34,11 @@ TABLE_BOUNDS = ((-0.25, -0.5), (1.25, 0.5))
 #: Centre (x, y) and half-width (m) of the square the object is spawned in.
 SPAWN_CENTER = (0.55, 0.0)
 SPAWN_HALF_WIDTH = 0.08
-#: Grasp-point start position (m): 15 cm above the table over the spawn centre.
 #: Solver iterations of the grasp envs: 1.24x the env steps/s of PyBullet's 50 with every fidelity
 #: guard kept on 100 paired episodes (``robot-rl bench fidelity --candidate 20``; figures in
 #: docs/training.md). 10 iterations lost 12 of 75 grasps with domain randomization.
 GRASP_SOLVER_ITERATIONS = 20
+#: Grasp-point start position (m): 15 cm above the table over the spawn centre.
 START_POSITION = (0.55, 0.0, TABLE_Z + 0.15)
 #: Box the grasp-point target is clipped to (m): 1.5 cm above the table (the fingertips reach
 #: 1.1 cm below the grasp point, so they stay clear of the table top) up to 35 cm.
@@ -142,7 +142,7 @@ class PandaGraspEnv(RobotTaskEnv):
         self.depth_observer: DepthObserver | None = None
         if obs_mode == "depth":
             noise = DepthNoise() if self.domain_randomization else None
-            self.depth_observer = DepthObserver(self.sim, self.robot.body, self.obs_layout, noise=noise)
+            self.depth_observer = DepthObserver(self.sim, self.robot.hand_pose, self.obs_layout, noise=noise)
             self.observation_space = self.depth_observer.observation_space
             self._new_camera = True
         if obs_mode == "rgbd":

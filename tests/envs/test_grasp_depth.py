@@ -10,7 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from robot_rl.envs.grasp_depth import HAND_LINK, PROPRIO_FIELDS
+from robot_rl.envs.grasp_depth import PROPRIO_FIELDS
 from robot_rl.envs.grasp_env import PandaGraspEnv
 
 
@@ -85,8 +85,7 @@ def test_the_object_appears_where_the_camera_contract_projects_it() -> None:
     try:
         obs, _ = env.reset(seed=2)
         cam = env.depth_observer.camera
-        hand = env.sim.getLinkState(env.robot.body, HAND_LINK, computeForwardKinematics=1)
-        world_cam = cam.world_pose(hand[4], hand[5])
+        world_cam = cam.world_pose(*env.robot.hand_pose())
         pos, _ = env.sim.getBasePositionAndOrientation(env.task.object.body)
         top = np.array([pos[0], pos[1], pos[2], 1.0])
         in_cam = np.linalg.inv(world_cam) @ top

@@ -16,14 +16,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import robot_rl  # noqa: F401  (registers the ids)
 from robot_rl.envs.grasp_env import PandaGraspEnv, PandaGraspGoalEnv
-from robot_rl.envs.robots.panda import (
-    EE_LINK,
-    MAX_OPENING,
-    MOTOR_JOINTS,
-    PANDA_URDF,
-    POSITION_STEP,
-    lowpoly_panda_urdf,
-)
+from robot_rl.envs.robots.panda import MAX_OPENING, MOTOR_JOINTS, POSITION_STEP, PandaState
+from robot_rl.envs.robots.panda_model import PANDA_URDF, panda_model
 from robot_rl.sim.session import PYBULLET_DATA
 
 GRASP_IDS = ("robot_rl/PandaGrasp-v0", "robot_rl/PandaGraspGoal-v0")
@@ -250,9 +244,9 @@ def test_human_render_without_a_display_raises_instead_of_exiting(monkeypatch: p
 
 
 def test_lowpoly_panda_keeps_the_physics_and_only_swaps_visual_meshes() -> None:
-    original = (Path(PYBULLET_DATA) / PANDA_URDF).read_text()
     meshes = str(Path(PYBULLET_DATA) / PANDA_URDF).replace("panda.urdf", "meshes/")
-    lowpoly = Path(lowpoly_panda_urdf()).read_text().replace(meshes, "package://meshes/")
+    original = Path(panda_model(False).urdf).read_text().replace(meshes, "package://meshes/")
+    lowpoly = Path(panda_model(True).urdf).read_text().replace(meshes, "package://meshes/")
 
     def blocks(text: str, tag: str) -> list[str]:
         return re.findall(rf"<{tag}[ >].*?</{tag}>", text, re.S)
@@ -279,8 +273,9 @@ def test_panda_state_is_measured_once_per_physics_step(env: PandaGraspEnv) -> No
         now = robot.state
         # the reset's one step (placing the object: objects.ObjectSet.place), then 3 control steps
         assert now.physics_step == sim.physics_steps == 1 + 3 * env.timing.substeps
-        link = get_link_state(robot.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
-        assert (now.ee_xyz, now.ee_quaternion, now.ee_velocity) == (link[4], link[5], link[6])
+        again = PandaState.read(sim, robot.body, panda_model().grasp)
+        assert (now.ee_xyz, now.ee_quaternion, now.ee_velocity) == (again.ee_xyz, again.ee_quaternion,
+                                                                    again.ee_velocity)  # fmt: skip
         joints = tuple(s[0] for s in sim.getJointStates(robot.body, MOTOR_JOINTS))
         assert now.joints == joints and now.opening == pytest.approx(joints[7] + joints[8])
         with pytest.raises(ValueError, match="read-only"):
@@ -288,7 +283,7 @@ def test_panda_state_is_measured_once_per_physics_step(env: PandaGraspEnv) -> No
         robot.reset(env.np_random)  # re-poses the joints without a physics step: measured again
         after_reset = robot.state
         assert after_reset is not now and after_reset.physics_step == now.physics_step
-        link = get_link_state(robot.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
-        assert after_reset.ee_xyz == link[4] and after_reset.ee_xyz != now.ee_xyz
+        again = PandaState.read(sim, robot.body, panda_model().grasp)
+        assert after_reset.ee_xyz == again.ee_xyz and after_reset.ee_xyz != now.ee_xyz
     finally:
         del sim.__dict__["getLinkState"]

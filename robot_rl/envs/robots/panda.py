@@ -17,12 +17,8 @@ gripper points straight down with the fingers closing along world y.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +26,8 @@ from numpy.typing import NDArray
 
 from robot_rl.envs.core import FloatArray, Robot
 from robot_rl.envs.layout import Field, VectorLayout
-from robot_rl.sim.session import PYBULLET_DATA, PyBulletSession
+from robot_rl.envs.robots.panda_model import FINGER_JOINTS, LOAD_FLAGS, WRIST_LINK, Pose, panda_model
+from robot_rl.sim.session import PyBulletSession
 from robot_rl.sim.timing import SimTiming
 
 #: Metres of grasp-point travel per control step for an action entry of 1.0.
@@ -53,10 +50,10 @@ POSITION_BOUND = 5.0
 SPEED_BOUND = 10.0
 ANGULAR_SPEED_BOUND = 100.0
 
+#: Joint indices in the wrist-merged model (:mod:`robot_rl.envs.robots.panda_model`); the grasp
+#: point and the hand are fixed frames of link :data:`WRIST_LINK` (``panda_link7``).
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
-FINGER_JOINTS = (9, 10)
 MOTOR_JOINTS = (*ARM_JOINTS, *FINGER_JOINTS)
-EE_LINK = 11  # panda_grasptarget
 #: Motor force limits: N·m for the arm (URDF efforts), N per finger (a choice: the URDF says 20 N,
 #: the real Franka Hand holds 70 N continuously).
 MOTOR_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0, 40.0, 40.0)
@@ -64,7 +61,6 @@ _LOWER = (-2.9671, -1.8326, -2.9671, -3.1416, -2.9671, -0.0873, -2.9671, 0.0, 0.
 _UPPER = (2.9671, 1.8326, 2.9671, 0.0, 2.9671, 3.8223, 2.9671, FINGER_TRAVEL, FINGER_TRAVEL)
 _RANGES = tuple(u - lo for u, lo in zip(_UPPER, _LOWER, strict=True))
 _LOWER_ARM, _UPPER_ARM = np.array(_LOWER[:7]), np.array(_UPPER[:7])
-_ORIGIN = (0.0, 0.0, 0.0)
 _DAMPING = IK_DAMPING * IK_DAMPING * np.eye(6)
 _ZEROS = (0.0,) * len(MOTOR_JOINTS)
 _SEED_POSE = (0.0, -0.2, 0.0, -2.4, 0.0, 2.2, 0.785, FINGER_TRAVEL, FINGER_TRAVEL)
@@ -128,51 +124,60 @@ class PandaState:
     opening: float
 
     @classmethod
-    def read(cls, sim: PyBulletSession, body: int) -> PandaState:
-        """Measure the Panda ``body`` now."""
-        link = sim.getLinkState(body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
+    def read(cls, sim: PyBulletSession, body: int, grasp: Pose) -> PandaState:
+        """Measure the Panda ``body`` now; ``grasp`` is the grasp point in the wrist link's frame."""
+        link = sim.getLinkState(body, WRIST_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
         joints = tuple(state[0] for state in sim.getJointStates(body, MOTOR_JOINTS))
-        position = np.array(link[4])
+        quaternion = quaternion_multiply(link[5], grasp.quaternion)
+        ox, oy, oz = rotate(link[5], grasp.position)
+        (lx, ly, lz), (cx, cy, cz) = link[4], link[0]
+        xyz = (lx + ox, ly + oy, lz + oz)
+        # the link's linear velocity is its centre of mass's: v + w x (point - com)
+        (vx, vy, vz), (wx, wy, wz) = link[6], link[7]
+        rx, ry, rz = xyz[0] - cx, xyz[1] - cy, xyz[2] - cz
+        velocity = (vx + wy * rz - wz * ry, vy + wz * rx - wx * rz, vz + wx * ry - wy * rx)
+        position = np.array(xyz)
         position.flags.writeable = False
         return cls(
             physics_step=sim.physics_steps,
             joints=joints,
-            ee_xyz=link[4],
+            ee_xyz=xyz,
             ee_position=position,
-            ee_quaternion=link[5],
-            ee_velocity=link[6],
-            ee_yaw=quaternion_yaw(link[5]),
+            ee_quaternion=quaternion,
+            ee_velocity=velocity,
+            ee_yaw=quaternion_yaw(quaternion),
             opening=min(MAX_OPENING, max(0.0, joints[7] + joints[8])),
         )
 
 
-PANDA_URDF = "franka_panda/panda.urdf"
+def quaternion_multiply(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float, float]:
+    """Hamilton product ``a * b`` of quaternions (x, y, z, w): rotation ``b`` then ``a``."""
+    x1, y1, z1, w1 = a
+    x2, y2, z2, w2 = b
+    return (
+        w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+        w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+        w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
+        w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
+    )
 
 
-@functools.lru_cache(maxsize=1)
-def lowpoly_panda_urdf() -> str:
-    """Path of a copy of pybullet_data's Panda whose *visual* meshes are its collision meshes.
+def inverse_quaternion(q: tuple[float, ...]) -> tuple[float, float, float, float]:
+    """The inverse of a unit quaternion (x, y, z, w)."""
+    x, y, z, w = q
+    return (-x, -y, -z, w)
 
-    The stock visual meshes have ~120k triangles, which makes TinyRenderer take ~100 ms for an
-    84x84 image on a loaded CPU; the collision meshes (~3.5k triangles) are what the physics sees
-    anyway. Physics (collision shapes, inertias, joints) is unchanged. Written once per user into
-    the temp directory, atomically, so parallel workers can share it; the file name carries a hash
-    of its content, so two installations (other pybullet_data paths) never overwrite each other's.
-    """
-    source = Path(PYBULLET_DATA) / PANDA_URDF
-    meshes = source.parent / "meshes"
-    text = source.read_text()
-    text = text.replace("package://meshes/visual/", f"{meshes / 'collision'}/")
-    text = text.replace("package://meshes/", f"{meshes}/")
-    folder = Path(tempfile.gettempdir()) / f"robot_rl_{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    target = folder / f"panda_lowpoly_{digest}.urdf"
-    if not target.exists() or target.read_text() != text:
-        scratch = folder / f"panda_lowpoly.{os.getpid()}.tmp"
-        scratch.write_text(text)
-        os.replace(scratch, target)
-    return str(target)
+
+def rotate(q: tuple[float, ...], v: tuple[float, ...]) -> tuple[float, float, float]:
+    """Vector ``v`` rotated by quaternion ``q`` (x, y, z, w): ``v + 2w (u x v) + 2 u x (u x v)``."""
+    x, y, z, w = q
+    vx, vy, vz = v
+    tx, ty, tz = 2.0 * (y * vz - z * vy), 2.0 * (z * vx - x * vz), 2.0 * (x * vy - y * vx)
+    return (
+        vx + w * tx + y * tz - z * ty,
+        vy + w * ty + z * tx - x * tz,
+        vz + w * tz + x * ty - y * tx,
+    )
 
 
 def down_quaternion(yaw: float) -> list[float]:
@@ -216,7 +221,8 @@ class PandaRobot(Robot):
         pose_jitter: Half-width (m) of the uniform jitter added to ``start_position`` on reset
             (yaw is jittered by ``5 * pose_jitter`` rad); 0 disables it.
         lowpoly_visuals: Draw the links with their collision meshes (see
-            :func:`lowpoly_panda_urdf`): 30x fewer triangles for TinyRenderer images.
+            :func:`~robot_rl.envs.robots.panda_model.stock_urdf_text`): 30x fewer triangles for
+            TinyRenderer images.
     """
 
     action_layout = VectorLayout(
@@ -273,8 +279,15 @@ class PandaRobot(Robot):
         lowpoly_visuals: bool = False,
     ) -> None:
         super().__init__(sim, timing)
-        urdf = lowpoly_panda_urdf() if lowpoly_visuals else PANDA_URDF
-        self.body = sim.load_urdf(urdf, [0, 0, 0], useFixedBase=True)
+        model = panda_model(lowpoly_visuals)
+        self.body = sim.load_urdf(model.urdf, [0, 0, 0], useFixedBase=True, flags=LOAD_FLAGS)
+        self._grasp, self._hand = model.grasp, model.hand
+        # The merged wrist's inertial frame is turned to its principal axes, and two PyBullet calls
+        # see that frame: calculateJacobian takes the point in its axes (measured from the link
+        # frame's origin), calculateInverseKinematics aims its orientation (and the link frame's
+        # position). tests/envs/test_panda_model.py checks both against the stock URDF.
+        self._inertial_axes = sim.getDynamicsInfo(self.body, WRIST_LINK)[4]
+        self._grasp_local = rotate(inverse_quaternion(self._inertial_axes), self._grasp.position)
         for link in FINGER_JOINTS:
             sim.changeDynamics(self.body, link, lateralFriction=1.0, spinningFriction=0.001)
         # Bullet's sleeping keeps hidden per-body timers that re-posing does not reset; an RL
@@ -311,11 +324,18 @@ class PandaRobot(Robot):
         self, position: NDArray[np.float64], yaw: float, seed: tuple[float, ...]
     ) -> tuple[float, ...]:
         """Joint angles that put the grasp point at ``position`` with ``yaw`` (iterated IK)."""
+        # the wrist link's frame: the grasp pose times the inverse grasp offset
+        orientation = quaternion_multiply(
+            tuple(down_quaternion(yaw)), inverse_quaternion(self._grasp.quaternion)
+        )
+        ox, oy, oz = rotate(orientation, self._grasp.position)
+        wrist = [float(position[0]) - ox, float(position[1]) - oy, float(position[2]) - oz]
+        aim = list(quaternion_multiply(orientation, self._inertial_axes))  # see __init__
         pose = seed
         for _ in range(10):
             self._set_joints(pose)
             solution = self.sim.calculateInverseKinematics(
-                self.body, EE_LINK, list(position), down_quaternion(yaw),
+                self.body, WRIST_LINK, wrist, aim,
                 lowerLimits=_LOWER, upperLimits=_UPPER, jointRanges=_RANGES, restPoses=_SEED_POSE,
                 maxNumIterations=100, residualThreshold=1e-6,
             )  # fmt: skip
@@ -381,7 +401,7 @@ class PandaRobot(Robot):
         step closes the rest. The null-space term pulls the elbow towards the start pose.
         """
         linear, angular = self.sim.calculateJacobian(
-            self.body, EE_LINK, _ORIGIN, state.joints, _ZEROS, _ZEROS
+            self.body, WRIST_LINK, self._grasp_local, state.joints, _ZEROS, _ZEROS
         )
         jacobian = np.array(linear + angular)[:, :7]
         (x, y, z), (ex, ey, ez) = position, state.ee_xyz
@@ -400,8 +420,15 @@ class PandaRobot(Robot):
         """The arm measured at the current physics step (read on the first query after a step)."""
         state = self._state
         if state is None or state.physics_step != self.sim.physics_steps:
-            state = self._state = PandaState.read(self.sim, self.body)
+            state = self._state = PandaState.read(self.sim, self.body, self._grasp)
         return state
+
+    def hand_pose(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """World position (m) and quaternion (x, y, z, w) of the ``panda_hand`` frame now."""
+        link = self.sim.getLinkState(self.body, WRIST_LINK, computeForwardKinematics=1)
+        ox, oy, oz = rotate(link[5], self._hand.position)
+        (x, y, z) = link[4]
+        return (x + ox, y + oy, z + oz), quaternion_multiply(link[5], self._hand.quaternion)
 
     @property
     def ee_position(self) -> NDArray[np.float64]:
