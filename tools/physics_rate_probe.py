@@ -4,7 +4,8 @@ The envs refuse ``physics_hz`` below :data:`robot_rl.sim.timing.MIN_PHYSICS_HZ` 
 probe lowers that floor *in its own process only* and runs the guards of ``robot-rl bench
 fidelity`` that a time step would change most (scripted grasps with domain randomization and on
 the unseen ``random_test`` meshes, resting cubes), then the env's speed, for PyBullet's defaults
-(50 iterations, 240 Hz), the shipped grasp setting (20 iterations, 240 Hz) and coarser steps.
+(50 iterations, 240 Hz), the grasp setting shipped when it was written (20 iterations, 240 Hz;
+now 15) and coarser steps.
 
 Usage: ``python tools/physics_rate_probe.py [EPISODES]`` (default 100; about 1 min on 2 cores).
 Result on the 2-core machine (docs/training.md, "Physics settings and fidelity"): 160 Hz and
