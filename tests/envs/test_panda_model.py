@@ -10,7 +10,7 @@ import numpy as np
 import pybullet
 import pytest
 
-from robot_rl.envs.camera import rpy_matrix
+from robot_rl.envs.camera import quaternion_matrix, rpy_matrix
 from robot_rl.envs.grasp_env import PandaGraspEnv
 from robot_rl.envs.robots.panda import PandaState, inverse_quaternion, quaternion_multiply, rotate
 from robot_rl.envs.robots.panda_model import (
@@ -18,6 +18,8 @@ from robot_rl.envs.robots.panda_model import (
     LOAD_FLAGS,
     PANDA_URDF,
     WRIST_LINK,
+    _Inertial,
+    composite,
     matrix_rpy,
     merge_wrist,
     panda_model,
@@ -108,6 +110,27 @@ def test_dynamics_match_the_stock_urdf(pair: tuple[PyBulletSession, int, int]) -
     np.testing.assert_allclose(com, (0.0, 0.0, (0.2 * 0.08 + 0.81 * (0.107 + 0.04)) / 1.01), atol=1e-12)
 
 
+def test_the_robot_hand_pose_is_the_stock_hand_link() -> None:
+    """What the depth camera is mounted on: PandaRobot.hand_pose() against stock link 8."""
+    env = PandaGraspEnv()
+    stock = PyBulletSession("direct")
+    try:
+        env.reset(seed=0)
+        robot = env.robot
+        body = stock.load_urdf(str(Path(PYBULLET_DATA) / PANDA_URDF), [0, 0, 0], useFixedBase=True)
+        for q, _, _ in _random_states(10):
+            for j_stock, j_merged, angle in zip(STOCK_JOINTS, range(9), q, strict=True):
+                stock.resetJointState(body, j_stock, float(angle), 0.0)
+                env.sim.resetJointState(robot.body, j_merged, float(angle), 0.0)
+            position, quaternion = robot.hand_pose()
+            hand = stock.getLinkState(body, STOCK_HAND, computeForwardKinematics=1)
+            np.testing.assert_allclose(position, hand[4], atol=1e-6)
+            assert abs(float(np.dot(quaternion, hand[5]))) == pytest.approx(1.0, abs=1e-6)
+    finally:
+        stock.close()
+        env.close()
+
+
 def test_the_robot_jacobian_is_the_stock_grasp_target_jacobian() -> None:
     env = PandaGraspEnv()
     try:
@@ -195,7 +218,43 @@ def test_matrix_rpy_inverts_rpy_matrix() -> None:
     q = pybullet.getQuaternionFromEuler(matrix_rpy(rpy_matrix(0.3, -0.2, 1.1)))
     np.testing.assert_allclose(np.array(pybullet.getMatrixFromQuaternion(q)).reshape(3, 3),
                                rpy_matrix(0.3, -0.2, 1.1), atol=1e-12)  # fmt: skip
-    assert quaternion_multiply(q, inverse_quaternion(q)) == pytest.approx((0.0, 0.0, 0.0, 1.0))
+
+
+@pytest.mark.parametrize("pitch", [math.pi / 2, -math.pi / 2])
+def test_matrix_rpy_keeps_the_rotation_at_pitch_90_degrees(pitch: float) -> None:
+    """Where roll and yaw are not separable, the angles still give back the same matrix."""
+    for roll, yaw in ((0.0, 0.0), (0.4, -1.0), (-2.0, 2.5)):
+        rotation = rpy_matrix(roll, pitch, yaw)
+        np.testing.assert_allclose(rpy_matrix(*matrix_rpy(rotation)), rotation, atol=1e-12)
+    # eigh's principal axes of a diagonal tensor are a permutation: the z axis can become x
+    swap = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(rpy_matrix(*matrix_rpy(swap)), swap, atol=1e-12)
+
+
+def test_quaternion_helpers_compose_in_order() -> None:
+    a = pybullet.getQuaternionFromEuler((0.3, -0.2, 1.1))
+    b = pybullet.getQuaternionFromEuler((-0.7, 0.5, 0.2))
+    # a * b rotates by b first, then by a: as PyBullet composes them
+    composed = pybullet.multiplyTransforms((0, 0, 0), a, (0, 0, 0), b)[1]
+    np.testing.assert_allclose(quaternion_multiply(a, b), composed, atol=1e-7)
+    v = (0.1, -0.2, 0.3)
+    np.testing.assert_allclose(rotate(a, rotate(inverse_quaternion(a), v)), v, atol=1e-12)
+    np.testing.assert_allclose(rotate(a, v), np.array(pybullet.getMatrixFromQuaternion(a)).reshape(3, 3) @ v,
+                               atol=1e-12)  # fmt: skip
+
+
+def test_the_composite_inertia_is_the_parallel_axis_sum() -> None:
+    """Two point-like halves 0.2 m apart along x: I_yy = I_zz = 2 m (0.1)^2 plus their own."""
+    part = _Inertial(mass=1.0, com=np.zeros(3), axes=np.eye(3), moments=np.array([2.0, 3.0, 1.0]))
+    left, right = np.eye(4), np.eye(4)
+    left[0, 3], right[0, 3] = -0.1, 0.1
+    whole = composite([(part, left), (part, right)])
+    assert whole.mass == 2.0
+    np.testing.assert_allclose(whole.com, 0.0, atol=1e-15)
+    np.testing.assert_allclose(whole.tensor(), np.diag([4.0, 6.02, 2.02]), atol=1e-12)
+    # written to the URDF and read back, the principal frame gives the same tensor
+    turned = quaternion_matrix(pybullet.getQuaternionFromEuler(matrix_rpy(whole.axes)))
+    np.testing.assert_allclose(turned @ np.diag(whole.moments) @ turned.T, whole.tensor(), atol=1e-9)
 
 
 def test_merging_refuses_a_moving_joint_with_a_clear_error() -> None:
@@ -204,6 +263,27 @@ def test_merging_refuses_a_moving_joint_with_a_clear_error() -> None:
     )
     with pytest.raises(ValueError, match=r"panda_hand hangs from panda_link8 by a revolute joint, not fixed"):
         merge_wrist(text)
+
+
+def test_merging_names_a_missing_link_or_a_link_outside_the_chain() -> None:
+    text = stock_urdf_text(False)
+    renamed = text.replace('"panda_grasptarget"', '"panda_tcp"')
+    with pytest.raises(ValueError, match=r"no link \['panda_grasptarget'\]; expected .*panda.urdf"):
+        merge_wrist(renamed)
+    moved = text.replace('<parent link="panda_link7"/>\n    <child link="panda_link8"/>',
+                         '<parent link="panda_link6"/>\n    <child link="panda_link8"/>')  # fmt: skip
+    assert moved != text
+    with pytest.raises(ValueError, match=r"parents \{'panda_link8': 'panda_link6'.*outside the chain"):
+        merge_wrist(moved)
+
+
+def test_the_merged_file_keeps_the_stock_base_mass() -> None:
+    """PyBullet reports a fixed base's mass as 0; the written file keeps the URDF's 2.9 kg."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(panda_model().urdf).getroot()
+    base = next(link for link in root.findall("link") if link.get("name") == "panda_link0")
+    assert float(base.find("inertial/mass").get("value")) == pytest.approx(2.9)  # type: ignore[union-attr]
 
 
 def test_the_grasp_and_hand_frames_come_from_the_urdf() -> None:

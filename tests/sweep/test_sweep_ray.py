@@ -333,7 +333,9 @@ def test_the_time_budget_ends_the_sweep_cleanly(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ended_by"] == "time_budget" and summary["complete"] is False
     started = [run for run in (out / "trials").iterdir() if (run / "run.json").is_file()]
-    assert 1 <= len(started) < 4  # one trial at a time, ~10 s each: the budget cuts the sweep short
+    # one trial at a time, ~10 s each: the budget cuts the sweep short. How many started depends on
+    # the machine (on a loaded one Ray may spend the 12 s starting up), so only the cut is asserted.
+    assert len(started) < 4
     for run in started:
         info = json.loads((run / "run.json").read_text())
         assert info["status"] in ("finished", "stopped_early"), info

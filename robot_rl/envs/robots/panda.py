@@ -1,14 +1,15 @@
 """Franka Emika Panda with its two-finger gripper, driven by end-effector displacements.
 
 The agent commands a Cartesian displacement of the grasp point (the point midway between the
-fingertips, URDF link ``panda_grasptarget``), a yaw rate and a gripper opening. Each control step
-the robot integrates the command into an end-effector *target* (clipped to a workspace box, and
-never more than :data:`MAX_LEAD` ahead of the measured grasp point, so the target cannot wind up
-when the arm is blocked), takes one damped-least-squares IK step from the measured joints
-(:meth:`PandaRobot._ik_step`, with a null-space pull to the start pose that keeps the elbow tidy)
-and sends the joint targets to the motors in ``POSITION_CONTROL`` with the URDF force limits
-(fingers: 40 N). Links are never teleported during an episode; ``reset`` re-poses the joints
-with ``resetJointState`` (start pose solved once with PyBullet's iterative IK).
+fingertips, the stock URDF's link ``panda_grasptarget``: a fixed frame of ``panda_link7`` in the
+wrist-merged model, :mod:`robot_rl.envs.robots.panda_model`), a yaw rate and a gripper opening.
+Each control step the robot integrates the command into an end-effector *target* (clipped to a
+workspace box, and never more than :data:`MAX_LEAD` ahead of the measured grasp point, so the
+target cannot wind up when the arm is blocked), takes one damped-least-squares IK step from the
+measured joints (:meth:`PandaRobot._ik_step`, with a null-space pull to the start pose that keeps
+the elbow tidy) and sends the joint targets to the motors in ``POSITION_CONTROL`` with the URDF
+force limits (fingers: 40 N). Links are never teleported during an episode; ``reset`` re-poses
+the joints with ``resetJointState`` (start pose solved once with PyBullet's iterative IK).
 
 Frames: world frame, z up; the robot base sits on the table top at the origin. Yaw 0 means the
 gripper points straight down with the fingers closing along world y.
@@ -106,7 +107,8 @@ class PandaState:
         physics_step: ``sim.physics_steps`` when it was read (the snapshot is current while the
             session's count is unchanged).
         joints: Motor joint positions, ``MOTOR_JOINTS`` order (rad for the arm, m per finger).
-        ee_xyz: Grasp-point position (m, world) as PyBullet returns it (plain floats for the IK).
+        ee_xyz: Grasp-point position (m, world) as plain floats (for the IK), from the wrist link's
+            pose and the grasp offset.
         ee_position: The same as a read-only float64 array, shape (3,).
         ee_quaternion: Grasp-frame orientation (x, y, z, w), world frame.
         ee_velocity: Grasp-point linear velocity (m/s, world).

@@ -9,7 +9,7 @@ at the same place, the finger joints hang from ``panda_link7`` at the same place
 link's mass, centre of mass and inertia tensor are the exact rigid-body composite of the parts.
 It is the same rigid body, so the arm's dynamics are unchanged (``tests/envs/test_panda_model.py``
 checks forward kinematics, Jacobians, inverse dynamics and contact geometry against the stock
-URDF); the bare physics loop over the grasp scene runs x1.15 faster.
+URDF); the bare physics loop over the grasp scene runs x1.13 faster (docs/training.md).
 
 Why not PyBullet's ``URDF_MERGE_FIXED_LINKS``: it merges the shapes but puts the merged link's
 centre of mass at z = 0.086 m in ``panda_link7``'s frame, where the composite is at 0.134 m
@@ -53,6 +53,11 @@ WRIST_LINK = 6
 MERGED = ("panda_link8", "panda_hand", "panda_grasptarget")
 #: Finger joint indices in the merged model (9 and 10 in the stock one).
 FINGER_JOINTS = (7, 8)
+#: What :func:`merge_wrist` needs (its errors say it).
+EXPECTED = (
+    f"expected pybullet_data's franka_panda/panda.urdf ({PYBULLET_DATA}): {WRIST} -> panda_link8 -> "
+    "panda_hand -> panda_grasptarget, each by a fixed joint"
+)
 #: ``loadURDF`` flags for the merged file: the inertias it states are the ones to use.
 LOAD_FLAGS = pybullet.URDF_USE_INERTIA_FROM_FILE
 
@@ -89,7 +94,11 @@ def matrix_rpy(rotation: Matrix) -> tuple[float, float, float]:
     (scipy's ``Rotation.as_euler("xyz")`` does the same, but importing ``scipy.spatial`` costs each
     env process 0.3 s.)
     """
-    pitch = math.asin(max(-1.0, min(1.0, -float(rotation[2, 0]))))
+    sine = -float(rotation[2, 0])
+    if abs(sine) > 1.0 - 1e-12:  # pitch +-90 degrees: only roll -+ yaw is defined; take roll 0
+        yaw = math.atan2(-float(rotation[0, 1]), float(rotation[1, 1]))
+        return 0.0, math.copysign(math.pi / 2, sine), yaw
+    pitch = math.asin(sine)
     roll = math.atan2(float(rotation[2, 1]), float(rotation[2, 2]))
     yaw = math.atan2(float(rotation[1, 0]), float(rotation[0, 0]))
     return roll, pitch, yaw
@@ -142,7 +151,8 @@ def _stock_inertials(urdf_text: str) -> dict[str, _Inertial]:
         client = pybullet.connect(pybullet.DIRECT)
         try:
             with suppress_c_output():
-                body = pybullet.loadURDF(str(path), useFixedBase=True, physicsClientId=client)
+                # a free base: a fixed one reports mass 0, and the file must keep the base's mass
+                body = pybullet.loadURDF(str(path), physicsClientId=client)
             out = {}
             for link in range(-1, pybullet.getNumJoints(body, physicsClientId=client)):
                 info = pybullet.getDynamicsInfo(body, link, physicsClientId=client)
@@ -207,13 +217,18 @@ def merge_wrist(urdf_text: str) -> tuple[str, Pose, Pose]:
     root = ET.fromstring(urdf_text)
     links = {link.get("name", ""): link for link in root.findall("link")}
     joints = root.findall("joint")
+    missing = [name for name in (WRIST, *MERGED) if name not in links]
+    if missing:
+        raise ValueError(f"the Panda URDF has no link {missing}; {EXPECTED}")
     wrist = links[WRIST]
     in_wrist: dict[str, Matrix] = {WRIST: np.eye(4)}  # pose of each folded link in WRIST's frame
     pending = list(MERGED)
+    parents = {_child(j): (_parent(j), j) for j in joints}
     while pending:  # fold parents before children: a child's pose needs its parent's
         for name in pending:
-            joint = next(j for j in joints if _child(j) == name)
-            parent = _parent(joint)
+            parent, joint = parents.get(name, (None, None))
+            if joint is None:
+                raise ValueError(f"no joint has {name} as its child; {EXPECTED}")
             if parent in in_wrist:
                 if joint.get("type") != "fixed":
                     raise ValueError(f"{name} hangs from {parent} by a {joint.get('type')} joint, not fixed")
@@ -223,7 +238,8 @@ def merge_wrist(urdf_text: str) -> tuple[str, Pose, Pose]:
                 pending.remove(name)
                 break
         else:
-            raise ValueError(f"{pending} do not hang from {WRIST} by fixed joints")
+            found = {name: parents[name][0] for name in pending}
+            raise ValueError(f"parents {found} are outside the chain from {WRIST}; {EXPECTED}")
     inertials = _stock_inertials(urdf_text)  # after the checks: PyBullet's errors say less
     for name in MERGED:
         link = links[name]
@@ -286,22 +302,32 @@ def write_shared(text: str, stem: str) -> str:
     (other pybullet_data paths) never overwrite each other's.
     """
     folder = Path(tempfile.gettempdir()) / f"robot_rl_{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     target = folder / f"{stem}_{digest}.urdf"
     if not target.exists() or target.read_text() != text:
-        scratch = folder / f"{stem}.{os.getpid()}.tmp"
-        scratch.write_text(text)
-        os.replace(scratch, target)
+        handle, scratch = tempfile.mkstemp(dir=folder, prefix=f"{stem}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w") as out:
+                out.write(text)
+            os.replace(scratch, target)
+        except BaseException:
+            Path(scratch).unlink(missing_ok=True)
+            raise
     return str(target)
 
 
-@functools.lru_cache(maxsize=2)
 def panda_model(lowpoly_visuals: bool = False) -> PandaModel:
-    """The merged Panda (see the module doc), written once per process and variant."""
-    text, grasp, hand = merge_wrist(stock_urdf_text(lowpoly_visuals))
+    """The merged Panda (see the module doc): merged once per process and variant, and the file
+    written again if something (a temp cleaner) removed it since."""
+    text, grasp, hand = _merged(bool(lowpoly_visuals))
     stem = "panda_wrist_merged_lowpoly" if lowpoly_visuals else "panda_wrist_merged"
     return PandaModel(urdf=write_shared(text, stem), grasp=grasp, hand=hand)
+
+
+@functools.lru_cache(maxsize=2)
+def _merged(lowpoly_visuals: bool) -> tuple[str, Pose, Pose]:
+    return merge_wrist(stock_urdf_text(lowpoly_visuals))
 
 
 __all__ = [
@@ -314,6 +340,7 @@ __all__ = [
     "PandaModel",
     "Pose",
     "composite",
+    "matrix_rpy",
     "merge_wrist",
     "panda_model",
     "stock_urdf_text",
