@@ -45,6 +45,20 @@ def pair() -> Iterator[tuple[PyBulletSession, int, int]]:
     sim.close()
 
 
+@pytest.fixture
+def env_and_stock() -> Iterator[tuple[PandaGraspEnv, PyBulletSession, int]]:
+    """A reset grasp env (merged Panda) and, in a session of its own, the stock Panda."""
+    env = PandaGraspEnv()
+    stock = PyBulletSession("direct")
+    try:
+        env.reset(seed=0)
+        body = stock.load_urdf(str(Path(PYBULLET_DATA) / PANDA_URDF), [0, 0, 0], useFixedBase=True)
+        yield env, stock, body
+    finally:
+        stock.close()
+        env.close()
+
+
 def _pose_both(sim: PyBulletSession, stock: int, merged: int, q: np.ndarray, qd: np.ndarray) -> None:
     for j_stock, j_merged, angle, speed in zip(STOCK_JOINTS, range(9), q, qd, strict=True):
         sim.resetJointState(stock, j_stock, float(angle), float(speed))
@@ -110,44 +124,33 @@ def test_dynamics_match_the_stock_urdf(pair: tuple[PyBulletSession, int, int]) -
     np.testing.assert_allclose(com, (0.0, 0.0, (0.2 * 0.08 + 0.81 * (0.107 + 0.04)) / 1.01), atol=1e-12)
 
 
-def test_the_robot_hand_pose_is_the_stock_hand_link() -> None:
+def test_the_robot_hand_pose_is_the_stock_hand_link(
+    env_and_stock: tuple[PandaGraspEnv, PyBulletSession, int],
+) -> None:
     """What the depth camera is mounted on: PandaRobot.hand_pose() against stock link 8."""
-    env = PandaGraspEnv()
-    stock = PyBulletSession("direct")
-    try:
-        env.reset(seed=0)
-        robot = env.robot
-        body = stock.load_urdf(str(Path(PYBULLET_DATA) / PANDA_URDF), [0, 0, 0], useFixedBase=True)
-        for q, _, _ in _random_states(10):
-            for j_stock, j_merged, angle in zip(STOCK_JOINTS, range(9), q, strict=True):
-                stock.resetJointState(body, j_stock, float(angle), 0.0)
-                env.sim.resetJointState(robot.body, j_merged, float(angle), 0.0)
-            position, quaternion = robot.hand_pose()
-            hand = stock.getLinkState(body, STOCK_HAND, computeForwardKinematics=1)
-            np.testing.assert_allclose(position, hand[4], atol=1e-6)
-            assert abs(float(np.dot(quaternion, hand[5]))) == pytest.approx(1.0, abs=1e-6)
-    finally:
-        stock.close()
-        env.close()
+    env, stock, body = env_and_stock
+    robot = env.robot
+    for q, _, _ in _random_states(10):
+        for j_stock, j_merged, angle in zip(STOCK_JOINTS, range(9), q, strict=True):
+            stock.resetJointState(body, j_stock, float(angle), 0.0)
+            env.sim.resetJointState(robot.body, j_merged, float(angle), 0.0)
+        position, quaternion = robot.hand_pose()
+        hand = stock.getLinkState(body, STOCK_HAND, computeForwardKinematics=1)
+        np.testing.assert_allclose(position, hand[4], atol=1e-6)
+        assert abs(float(np.dot(quaternion, hand[5]))) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_the_robot_jacobian_is_the_stock_grasp_target_jacobian() -> None:
-    env = PandaGraspEnv()
-    try:
-        env.reset(seed=0)
-        robot, sim = env.robot, env.sim
-        stock = sim.load_urdf(str(Path(PYBULLET_DATA) / PANDA_URDF), [0, 0, 0], useFixedBase=True)
-        zeros = [0.0] * 9
-        for q, _, _ in _random_states(10):
-            linear, angular = sim.calculateJacobian(robot.body, WRIST_LINK, robot._grasp_local, q.tolist(),
+def test_the_robot_jacobian_is_the_stock_grasp_target_jacobian(
+    env_and_stock: tuple[PandaGraspEnv, PyBulletSession, int],
+) -> None:
+    env, stock, body = env_and_stock
+    robot, zeros = env.robot, [0.0] * 9
+    for q, _, _ in _random_states(10):
+        linear, angular = env.sim.calculateJacobian(robot.body, WRIST_LINK, robot._grasp_local, q.tolist(),
                                                     zeros, zeros)  # fmt: skip
-            lin_s, ang_s = sim.calculateJacobian(
-                stock, STOCK_GRASP, (0.0, 0.0, 0.0), q.tolist(), zeros, zeros
-            )
-            np.testing.assert_allclose(linear, lin_s, atol=1e-9)
-            np.testing.assert_allclose(angular, ang_s, atol=1e-9)
-    finally:
-        env.close()
+        lin_s, ang_s = stock.calculateJacobian(body, STOCK_GRASP, (0.0, 0.0, 0.0), q.tolist(), zeros, zeros)
+        np.testing.assert_allclose(linear, lin_s, atol=1e-9)
+        np.testing.assert_allclose(angular, ang_s, atol=1e-9)
 
 
 def test_contact_geometry_matches_the_stock_urdf(pair: tuple[PyBulletSession, int, int]) -> None:
@@ -168,29 +171,21 @@ def test_contact_geometry_matches_the_stock_urdf(pair: tuple[PyBulletSession, in
     sim.removeBody(probe)
 
 
-def test_the_ik_start_pose_puts_the_grasp_point_where_asked() -> None:
+def test_the_ik_start_pose_puts_the_grasp_point_where_asked(
+    env_and_stock: tuple[PandaGraspEnv, PyBulletSession, int],
+) -> None:
     """PyBullet's IK on the merged wrist (orientation aimed at its inertial frame) gives the start
     pose it gave on the stock grasp-target link, and reaches other poses too."""
-    env = PandaGraspEnv()
-    stock = PyBulletSession("direct")
-    try:
-        env.reset(seed=0)
-        robot = env.robot
-        # the stock model's answer, same seed and settings (these are the joints it produced)
-        body = stock.load_urdf(str(Path(PYBULLET_DATA) / PANDA_URDF), [0, 0, 0], useFixedBase=True)
-        # within 5e-4 rad: the iterated IK stops at its residual
-        np.testing.assert_allclose(
-            robot.rest_pose, _stock_ik(stock, body, robot.start_position, 0.0), atol=5e-4
-        )
-        for i, (position, yaw) in enumerate([((0.5, 0.1, 0.2), 0.3), ((0.6, -0.1, 0.1), -0.5)]):
-            pose = robot._solve_pose(np.array(position), yaw, robot.rest_pose)
-            robot._set_joints(pose)
-            state = robot.state
-            np.testing.assert_allclose(state.ee_xyz, position, atol=2e-3, err_msg=f"pose {i}")
-            assert state.ee_yaw == pytest.approx(yaw, abs=2e-3)
-    finally:
-        stock.close()
-        env.close()
+    env, stock, body = env_and_stock
+    robot = env.robot
+    # the stock model's answer, same settings; within 5e-4 rad: the iterated IK stops at its residual
+    np.testing.assert_allclose(robot.rest_pose, _stock_ik(stock, body, robot.start_position, 0.0), atol=5e-4)
+    for i, (position, yaw) in enumerate([((0.5, 0.1, 0.2), 0.3), ((0.6, -0.1, 0.1), -0.5)]):
+        pose = robot._solve_pose(np.array(position), yaw, robot.rest_pose)
+        robot._set_joints(pose)
+        state = robot.state
+        np.testing.assert_allclose(state.ee_xyz, position, atol=2e-3, err_msg=f"pose {i}")
+        assert state.ee_yaw == pytest.approx(yaw, abs=2e-3)
 
 
 def _stock_ik(sim: PyBulletSession, body: int, position: np.ndarray, yaw: float) -> tuple[float, ...]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,7 +153,7 @@ class PandaState:
         )
 
 
-def quaternion_multiply(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float, float]:
+def quaternion_multiply(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float, float]:
     """Hamilton product ``a * b`` of quaternions (x, y, z, w): rotation ``b`` then ``a``."""
     x1, y1, z1, w1 = a
     x2, y2, z2, w2 = b
@@ -164,13 +165,13 @@ def quaternion_multiply(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[flo
     )
 
 
-def inverse_quaternion(q: tuple[float, ...]) -> tuple[float, float, float, float]:
+def inverse_quaternion(q: Sequence[float]) -> tuple[float, float, float, float]:
     """The inverse of a unit quaternion (x, y, z, w)."""
     x, y, z, w = q
     return (-x, -y, -z, w)
 
 
-def rotate(q: tuple[float, ...], v: tuple[float, ...]) -> tuple[float, float, float]:
+def rotate(q: Sequence[float], v: Sequence[float]) -> tuple[float, float, float]:
     """Vector ``v`` rotated by quaternion ``q`` (x, y, z, w): ``v + 2w (u x v) + 2 u x (u x v)``."""
     x, y, z, w = q
     vx, vy, vz = v
@@ -192,12 +193,7 @@ def orientation_error(desired: list[float], current: tuple[float, ...]) -> tuple
 
     Both are quaternions (x, y, z, w); uses ``desired * conj(current)`` on the short way round.
     """
-    x1, y1, z1, w1 = desired
-    x2, y2, z2, w2 = -current[0], -current[1], -current[2], current[3]
-    x = w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2
-    y = w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2
-    z = w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2
-    w = w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2
+    x, y, z, w = quaternion_multiply(desired, inverse_quaternion(current))
     norm = math.sqrt(x * x + y * y + z * z)
     if norm < 1e-12:
         return (0.0, 0.0, 0.0)
